@@ -1,0 +1,38 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# PID 1 of the test VM, after the initramfs switched to the Debian tree
+# (read-only over 9p). Sets up a scratch system, runs the guest tests with
+# their output on the console and in the results share, and powers off.
+# The rig looks for the markers: VFMIG-GUEST-INIT (the VM booted and reached
+# the tests), VFMIG-GUEST-DONE rc=N (the tests finished).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+ln -sf /proc/self/fd /dev/fd
+for d in /tmp /run /var/tmp /root /var/log /var/lib/dpkg /mnt; do
+	mount -t tmpfs tmpfs "$d" 2>/dev/null
+done
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /results ||
+	echo "VFMIG-GUEST-WARN: no results share"
+echo "VFMIG-GUEST-INIT kernel=$(uname -r)"
+. /results/params 2>/dev/null
+# Nested KVM for the L2 guests where the CPU model offers SVM. One idle KVM
+# VM is kept open for the whole run: every VM created or destroyed makes the
+# kernel patch its own text, which races under multi-threaded TCG (shared
+# notes); with one VM always present most of that patching happens once.
+if modprobe kvm_amd 2>/dev/null && [ -c /dev/kvm ]; then
+	qemu-system-x86_64 -M none -accel kvm -nodefaults -display none \
+		-monitor none -serial none -S > /dev/null 2>&1 &
+fi
+/opt/vfmig/tests/guest/run-tests.sh "${VFMIG_GUEST_SUITES:-all}" 2>&1 |
+	tee /results/guest.log
+rc=${PIPESTATUS[0]}
+dmesg > /results/dmesg.log 2>/dev/null
+echo "VFMIG-GUEST-DONE rc=$rc"
+echo "$rc" > /results/rc
+sync
+umount /results
+echo o > /proc/sysrq-trigger
+# The power-off is asynchronous; PID 1 must not exit (that panics).
+while :; do :; done

@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers of the guest tests (sourced): TAP output and device binding.
+
+VFMIG_BIN=/opt/vfmig/bin
+VFMIG_DRIVER=vfmig_vfio_pci
+VFMIG_MODULE=vfmig-vfio-pci
+TAP_N=0
+TAP_FAILED=0
+
+ok() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1"
+}
+
+not_ok() {
+	TAP_N=$((TAP_N + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $1 # $2"
+}
+
+# check NAME WHY CMD... : one TAP line from a command's exit status.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
+}
+
+# Run a C test program that prints its own TAP lines; renumber them into
+# ours.
+run_tap() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok "${line#*- }" ;;
+		"not ok "*) local rest=${line#*- }
+			not_ok "${rest% \# *}" "${rest##* \# }" ;;
+		*) echo "# $line" ;;
+		esac
+	done < <("$@" 2>&1)
+}
+
+# The ivshmem-plain functions, in bus order: the first is the migration
+# source (A), the second the destination (B).
+ivshmem_devices() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
+			basename "$d"
+	done
+}
+
+# bind BDF DRIVER : driver_override, then ask the bus to probe it.
+bind() {
+	local bdf=$1 drv=$2 d=/sys/bus/pci/devices/$1
+	[ -e "$d/driver" ] && echo "$bdf" > "$d/driver/unbind"
+	echo "$drv" > "$d/driver_override" &&
+		echo "$bdf" > /sys/bus/pci/drivers_probe &&
+		[ "$(basename "$(readlink "$d/driver")")" = "$drv" ]
+}
+
+unbind() {
+	local d=/sys/bus/pci/devices/$1
+	[ -e "$d/driver" ] && echo "$1" > "$d/driver/unbind"
+	echo > "$d/driver_override"
+	[ ! -e "$d/driver" ]
+}
+
+group_of() {
+	basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"
+}
+
+# Kernel complaints since a mark left with dmesg_mark.
+dmesg_mark() {
+	echo "VFMIG-MARK-$1" > /dev/kmsg
+}
+
+dmesg_bad_since() {
+	dmesg | sed -n "/VFMIG-MARK-$1/,\$p" |
+		grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace|list_del corruption|refcount_t:|kernel BUG|UBSAN|KASAN|lockdep|possible circular|INFO: task'
+}
+
+# l2_run BDF LOG [QEMU ARGS...] : boot the nested guest with BDF attached
+# through vfio-pci until its init powers off. Uses nested KVM when the
+# test VM offers it (-cpu max gives SVM), TCG otherwise. Sets L2_ACCEL and
+# L2_SECS; succeeds when the L2 init reported it was done.
+l2_run() {
+	local bdf=$1 log=$2 t0 limit=300
+	shift 2
+	L2_ACCEL=tcg
+	local cpu=max
+	if [ -c /dev/kvm ]; then
+		L2_ACCEL=kvm
+		cpu=host
+	else
+		limit=600
+	fi
+	t0=$(date +%s)
+	timeout "$limit" qemu-system-x86_64 -M q35 -accel "$L2_ACCEL" -cpu "$cpu" \
+		-m 128M -smp 1 -nodefaults -display none -serial stdio -no-reboot \
+		-kernel "/boot/vmlinuz-$(uname -r)" -initrd /opt/vfmig/l2.cpio.gz \
+		-append "console=ttyS0 panic=-1 quiet" \
+		-device "vfio-pci,host=$bdf" "$@" > "$log" 2>&1
+	L2_SECS=$(($(date +%s) - t0))
+	grep -q VFMIG-L2-DONE "$log"
+}

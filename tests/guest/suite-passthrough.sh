@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Suite "passthrough" (sourced by run-tests.sh): before any migration,
+# vfmig must be a working VFIO passthrough driver for ivshmem-plain.
+
+mapfile -t devs < <(ivshmem_devices)
+check "two ivshmem-plain functions (1af4:1110) are present" \
+	"found ${#devs[@]}: ${devs[*]}" test "${#devs[@]}" -eq 2
+A=${devs[0]}
+B=${devs[1]}
+
+dmesg_mark passthrough
+check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
+check "the $VFMIG_DRIVER PCI driver is registered" "no sysfs entry" \
+	test -d "/sys/bus/pci/drivers/$VFMIG_DRIVER"
+check "loading the module binds nothing by itself" "$A has a driver" \
+	test ! -e "/sys/bus/pci/devices/$A/driver"
+
+for bdf in "$A" "$B"; do
+	check "bind $bdf with driver_override" "not bound" bind "$bdf" "$VFMIG_DRIVER"
+	g=$(group_of "$bdf")
+	check "/dev/vfio/$g appears for $bdf" "no device node" test -c "/dev/vfio/$g"
+	check "$bdf is alone in IOMMU group $g" \
+		"$(ls "/sys/kernel/iommu_groups/$g/devices" | tr '\n' ' ')" \
+		test "$(ls "/sys/kernel/iommu_groups/$g/devices" | wc -l)" -eq 1
+done
+
+edu=$(grep -l 0x11e8 /sys/bus/pci/devices/*/device | head -n 1)
+edu=$(basename "$(dirname "$edu")")
+dmesg_mark edu
+bind "$edu" "$VFMIG_DRIVER" 2>/dev/null
+check "a function without a backend ($edu, 1234:11e8) is refused" "it bound" \
+	test ! -e "/sys/bus/pci/devices/$edu/driver"
+check "the refusal says why in dmesg" "no log line" \
+	eval 'dmesg | sed -n "/VFMIG-MARK-edu/,\$p" | grep -q "no backend for 1234:11e8"'
+unbind "$edu"
+
+echo "# uAPI checks on $A"
+run_tap "$VFMIG_BIN/uapi_test" "$A"
+
+echo "# nested QEMU with $A attached"
+if l2_run "$A" /tmp/l2-passthrough.log; then
+	ok "nested QEMU starts with -device vfio-pci,host=$A ($L2_ACCEL, ${L2_SECS}s)"
+else
+	not_ok "nested QEMU starts with -device vfio-pci,host=$A" \
+		"$(tail -n 3 /tmp/l2-passthrough.log | tr '\n' ' ')"
+fi
+sed 's/^/# l2: /' /tmp/l2-passthrough.log | grep -E 'VFMIG|qemu|error' | head -n 20
+check "the nested guest sees the ivshmem function" "not in its PCI list" \
+	grep -q 'VFMIG-L2-PCI .* 0x1af4:0x1110' /tmp/l2-passthrough.log
+
+for bdf in "$A" "$B"; do
+	check "unbind $bdf" "still bound" unbind "$bdf"
+done
+check "modprobe -r $VFMIG_MODULE" "module still loaded" modprobe -r "$VFMIG_MODULE"
+bad=$(dmesg_bad_since passthrough)
+check "no WARN, BUG or oops in dmesg" "$(echo "$bad" | head -n 3 | tr '\n' ' ')" \
+	test -z "$bad"

@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# vfmig's main job, from nothing: set up the host, build the module, boot
+# the test VM, load vfmig, bind an ivshmem-plain function with
+# driver_override, hand it to a nested QEMU and print a short report.
+# Must run as root.
+set -uo pipefail
+. "$(dirname "$0")/rig/lib.sh"
+rig=$VFMIG_TOP/tests/rig
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and 9p need it)"
+mkdir -p "$VFMIG_OUT"
+bash "$rig/setup-host.sh" || exit 1
+bash "$rig/build-tree.sh" || exit 1
+bash "$rig/build-module.sh" > "$VFMIG_OUT/main-job-build.tap" || {
+	cat "$VFMIG_OUT/main-job-build.tap"
+	exit 1
+}
+bash "$rig/boot.sh" demo > /dev/null
+rc=$?
+grep -E '^(# |not ok)' "$VFMIG_OUT/results/guest.log" 2>/dev/null | grep -v '^# suite'
+exit $rc

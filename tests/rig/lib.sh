@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared settings and helpers of the vfmig VM rig; sourced, never run.
+#
+# Everything slow (the Debian tree, the unpacked kernel source, initramfs
+# images) lives under $VFMIG_CACHE, outside the repository, keyed on the
+# inputs that made it, so a warm run rebuilds nothing that did not change.
+
+VFMIG_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VFMIG_CACHE=${VFMIG_CACHE:-/var/cache/vfmig}
+VFMIG_SUITE=${VFMIG_SUITE:-trixie}
+VFMIG_MIRROR=${VFMIG_MIRROR:-http://deb.debian.org/debian}
+# Output of one run: logs, results, the serial console.
+VFMIG_OUT=${VFMIG_OUT:-$VFMIG_TOP/out}
+
+log() { printf '[rig %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# key_of FILES... : short hash of the contents of files (and of strings given
+# on stdin), used to name cache entries after their inputs.
+key_of() {
+	{ cat; cat "$@"; } | sha256sum | cut -c1-16
+}
+
+# The tree currently published by build-tree.sh.
+tree_dir() {
+	local t="$VFMIG_CACHE/tree"
+	[ -f "$t/.vfmig-complete" ] || die "no Debian tree in $t: run tests/rig/build-tree.sh"
+	readlink -f "$t"
+}
+
+# The kernel release installed in the tree (the archive moves: never assume).
+tree_kver() {
+	local d
+	d=$(ls "$1/lib/modules" | sort -V | tail -n 1)
+	[ -n "$d" ] || die "no kernel in $1/lib/modules"
+	echo "$d"
+}
+
+# in_tree TREE CMD... : run a command inside the tree with /proc, /sys and
+# /dev bound, and undo the binds whatever happens.
+in_tree() {
+	local tree=$1; shift
+	local m
+	for m in proc sys dev; do
+		mountpoint -q "$tree/$m" || mount --rbind "/$m" "$tree/$m"
+		mount --make-rslave "$tree/$m"
+	done
+	local rc=0
+	chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@" || rc=$?
+	for m in dev sys proc; do
+		umount -R "$tree/$m" 2>/dev/null || umount -lR "$tree/$m" || true
+	done
+	return $rc
+}

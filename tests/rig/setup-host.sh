@@ -1,0 +1,20 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Install the host packages the rig needs (Debian 12 or later, as root).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+need=(debootstrap qemu-system-x86 qemu-utils cpio busybox-static xz-utils file
+      perl python3 make gcc)
+missing=()
+for p in "${need[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing host packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+log "host packages present"
