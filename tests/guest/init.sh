@@ -15,6 +15,8 @@ for d in /tmp /run /var/tmp /root /var/log /var/lib/dpkg /mnt; do
 done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /results ||
 	echo "VFMIG-GUEST-WARN: no results share"
+# Loopback is down in a fresh guest; migrations go over it.
+ip link set lo up
 echo "VFMIG-GUEST-INIT kernel=$(uname -r)"
 . /results/params 2>/dev/null
 # Nested KVM for the L2 guests where the CPU model offers SVM. One idle KVM

@@ -22,7 +22,12 @@ not_ok() {
 check() {
 	local name=$1 why=$2
 	shift 2
-	if "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
+	if "$@"; then
+		ok "$name"
+	else
+		not_ok "$name" "$why"
+		return 1
+	fi
 }
 
 # Run a C test program that prints its own TAP lines; renumber them into
@@ -102,4 +107,75 @@ l2_run() {
 		-device "vfio-pci,host=$bdf" "$@" > "$log" 2>&1
 	L2_SECS=$(($(date +%s) - t0))
 	grep -q VFMIG-L2-DONE "$log"
+}
+
+# ---- nested VMs that run the migration workload (suite-qemu.sh) ----
+
+QMP=/opt/vfmig/tests/guest/qmp.py
+
+# vm_start NAME BDF [QEMU ARGS...] : start a daemonized L2 VM with BDF
+# attached for migration, running tests/guest/l2/ivshmem_workload.c.
+# QMP at /tmp/NAME.qmp, console in /tmp/NAME.console.
+vm_start() {
+	local name=$1 bdf=$2 accel=tcg cpu=max
+	shift 2
+	[ -c /dev/kvm ] && accel=kvm cpu=host
+	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"
+	qemu-system-x86_64 -M q35 -accel "$accel" -cpu "$cpu" -m 128M -smp 1 \
+		-nodefaults -display none -name "$name" \
+		-kernel "/boot/vmlinuz-$(uname -r)" -initrd /opt/vfmig/l2.cpio.gz \
+		-append "console=ttyS0 quiet panic=-1 vfmig.workload=1" \
+		-device "vfio-pci,host=$bdf,enable-migration=on,id=ivshmem" \
+		-serial "file:/tmp/$name.console" \
+		-qmp "unix:/tmp/$name.qmp,server=on,wait=off" \
+		-daemonize -pidfile "/tmp/$name.pid" "$@" 2> "/tmp/$name.err"
+}
+
+# vm_pid NAME : the VM's QEMU pid, if it runs.
+vm_pid() {
+	local pid
+	pid=$(cat "/tmp/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# vm_stop NAME : quit the VM, and kill it if it does not go.
+vm_stop() {
+	local pid i
+	pid=$(vm_pid "$1") || return 0
+	timeout 10 "$QMP" "/tmp/$1.qmp" quit > /dev/null 2>&1
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	kill -9 "$pid" 2>/dev/null
+	sleep 0.5
+}
+
+# console_count NAME PATTERN : matching console lines so far.
+console_count() {
+	grep -c -- "$2" "/tmp/$1.console" 2>/dev/null || true
+}
+
+# wait_console NAME PATTERN COUNT SECONDS : until COUNT lines match.
+wait_console() {
+	local t=0
+	while [ "$(console_count "$1" "$2")" -lt "$3" ]; do
+		[ "$t" -ge "$4" ] && return 1
+		vm_pid "$1" > /dev/null || return 1
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+# qmp NAME COMMAND [JSON] : one QMP command; prints the return value.
+qmp() {
+	timeout 30 "$QMP" "/tmp/$1.qmp" "${@:2}"
+}
+
+# mig_field JSON KEY.PATH : a number from a query-migrate reply.
+mig_field() {
+	python3 -c 'import json,sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."):
+    v = v.get(k, {}) if isinstance(v, dict) else {}
+print(v if v != {} else "?")' "$1" "$2"
 }

@@ -57,4 +57,11 @@ for p in "${progs[@]}"; do
 		exit 1
 	fi
 done
+# The nested guest's workload: static, its initramfs has no C library.
+if ! in_tree "$tree" sh -c "cd /opt/vfmig && gcc $cflags -static -o bin/ivshmem_workload \
+	tests/guest/l2/ivshmem_workload.c" >> "$blog" 2>&1; then
+	tail -n 20 "$blog" >&2
+	echo "not ok - guest program ivshmem_workload builds # see $blog"
+	exit 1
+fi
 echo "ok - guest programs build with -Wall -Wextra -Werror"

@@ -4,7 +4,7 @@
 #  - l1: the test VM's; loads 9p, mounts the Debian tree as its root and
 #    switch_roots into tests/guest/init.sh;
 #  - l2: the nested guest's (started by QEMU inside the test VM); its init
-#    is tests/guest/l2-init.sh.
+#    is tests/guest/l2-init.sh, with the migration workload beside it.
 # Both are busybox (static, from the host) plus a few kernel modules. They
 # are keyed on the guest kernel and on the files that go into them.
 # Prints the directory holding l1.cpio.gz and l2.cpio.gz.
@@ -19,7 +19,9 @@ file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
 	die "$bb is not static (apt-get install busybox-static)"
 
 l2_init=$VFMIG_TOP/tests/guest/l2-init.sh
-key=$(printf '%s\n' "$kver" "$(sha256sum "$bb")" | key_of "$0" "$l2_init")
+workload=$tree/opt/vfmig/bin/ivshmem_workload
+[ -x "$workload" ] || die "no $workload: run tests/rig/build-module.sh first"
+key=$(printf '%s\n' "$kver" "$(sha256sum "$bb")" | key_of "$0" "$l2_init" "$workload")
 dir=$VFMIG_CACHE/initramfs-$key
 if [ -f "$dir/l1.cpio.gz" ] && [ -f "$dir/l2.cpio.gz" ]; then
 	echo "$dir"
@@ -75,6 +77,7 @@ chmod +x "$work/l1/init"
 skeleton "$work/l2"
 cp "$l2_init" "$work/l2/init"
 chmod +x "$work/l2/init"
+cp "$workload" "$work/l2/bin/ivshmem_workload"
 
 mkdir -p "$dir.tmp"
 pack "$work/l1" "$dir.tmp/l1.cpio.gz"

@@ -277,6 +277,9 @@ static struct file *vfmig_set_state(struct vfio_device *core_vdev,
 			break;
 		}
 		res = vfmig_step(vdev, next);
+		pci_dbg(vfmig_pdev(vdev), "vfmig: %s -> %s: %ld\n",
+			vfmig_state_name(vdev->mig_state),
+			vfmig_state_name(next), IS_ERR(res) ? PTR_ERR(res) : 0);
 		if (IS_ERR(res))
 			break;
 		vdev->mig_state = next;

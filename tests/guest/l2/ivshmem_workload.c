@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ivshmem_workload: runs in the nested (L2) guest that QEMU migrates.
+ *
+ * Writes rounds of a verifiable pattern into the ivshmem-plain memory BAR
+ * and its INTRMASK register, through the BARs (sysfs resource mmaps), and
+ * checks every page holds what this guest last wrote there before it
+ * overwrites it. Its own bookkeeping lives in guest RAM, which QEMU
+ * migrates; the device memory is moved by vfmig. So after a migration the
+ * first rounds on the destination compare every page the source wrote with
+ * what the source believed it wrote: a device that did not move, or moved
+ * wrong, is caught on its first touch.
+ *
+ * Console lines (read by tests/guest/suite-qemu.sh):
+ *	VFMIG-L2-CHECK round=R pages=N ok	a round checked and rewritten
+ *	VFMIG-L2-CHECK round=R pages=N BAD	...and something was wrong
+ *	VFMIG-L2-BAD round=R page=P ...		what (the first few per round)
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#define PAGE		4096
+#define WORDS		(PAGE / 8)
+#define MAGIC		0x564d4947504147ull	/* "GAPGIMV" */
+#define INTRMASK	0
+
+static uint64_t word(uint64_t round, uint64_t page, uint64_t i)
+{
+	uint64_t x = (round << 40) ^ (page << 16) ^ i ^ MAGIC;
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return x ^ (x >> 32);
+}
+
+static void fill(uint64_t *p, uint64_t round, uint64_t page)
+{
+	uint64_t i;
+
+	p[0] = MAGIC;
+	p[1] = round;
+	p[2] = page;
+	for (i = 3; i < WORDS; i++)
+		p[i] = word(round, page, i);
+}
+
+/* Index of the first word that differs from what round @round wrote. */
+static int check(const volatile uint64_t *p, uint64_t round, uint64_t page)
+{
+	uint64_t i;
+
+	if (p[0] != MAGIC || p[1] != round || p[2] != page)
+		return 0;
+	for (i = 3; i < WORDS; i++)
+		if (p[i] != word(round, page, i))
+			return i;
+	return -1;
+}
+
+static int find_device(char *dir, size_t len)
+{
+	char path[512], id[16];
+	struct dirent *de;
+	DIR *d = opendir("/sys/bus/pci/devices");
+	FILE *f;
+	int found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		found = fgets(id, sizeof(id), f) && !strncmp(id, "0x1af4", 6);
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		f = found ? fopen(path, "r") : NULL;
+		found = f && fgets(id, sizeof(id), f) && !strncmp(id, "0x1110", 6);
+		if (f)
+			fclose(f);
+		if (found)
+			snprintf(dir, len, "/sys/bus/pci/devices/%s", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found ? 0 : -1;
+}
+
+static void *map_bar(const char *dir, int bar, size_t *size)
+{
+	char path[600];
+	struct stat st;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/resource%d", dir, bar);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0 || fstat(fd, &st))
+		return NULL;
+	*size = st.st_size;
+	p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int main(void)
+{
+	size_t mem_size, regs_size, pages, page;
+	volatile uint32_t *regs;
+	uint64_t round, *mem;
+	char dir[300], path[400];
+	int bad, fd, nbad;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (find_device(dir, sizeof(dir))) {
+		printf("VFMIG-L2-BAD no ivshmem function\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/enable", dir);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		printf("VFMIG-L2-WARN cannot enable %s\n", dir);
+	if (fd >= 0)
+		close(fd);
+	mem = map_bar(dir, 2, &mem_size);
+	regs = map_bar(dir, 0, &regs_size);
+	if (!mem || !regs) {
+		printf("VFMIG-L2-BAD cannot map the BARs of %s\n", dir);
+		return 1;
+	}
+	pages = mem_size / PAGE;
+	printf("VFMIG-L2-WORKLOAD %s pages=%zu\n", dir, pages);
+
+	for (round = 1;; round++) {
+		nbad = 0;
+		for (page = 0; page < pages; page++) {
+			uint64_t *p = mem + page * WORDS;
+
+			bad = round > 1 ? check(p, round - 1, page) : -1;
+			if (bad >= 0 && nbad++ < 4)
+				printf("VFMIG-L2-BAD round=%llu page=%zu word=%d found magic=%llx round=%llu page=%llu\n",
+				       (unsigned long long)round, page, bad,
+				       (unsigned long long)p[0],
+				       (unsigned long long)p[1],
+				       (unsigned long long)p[2]);
+			fill(p, round, page);
+		}
+		if (round > 1 && regs[INTRMASK] != (uint32_t)(round - 1) &&
+		    ++nbad)
+			printf("VFMIG-L2-BAD round=%llu INTRMASK=%u expected %u\n",
+			       (unsigned long long)round, regs[INTRMASK],
+			       (uint32_t)(round - 1));
+		regs[INTRMASK] = (uint32_t)round;
+		printf("VFMIG-L2-CHECK round=%llu pages=%zu %s\n",
+		       (unsigned long long)round, pages, nbad ? "BAD" : "ok");
+	}
+	return 0;
+}
