@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "../lib/crc32c.h"
 #include "../lib/vfio_open.h"
 #include "../lib/vfio_mig.h"
 #include "../lib/vfmig_stream.h"
@@ -474,6 +475,44 @@ static void print_record(const struct vfmig_rec_view *r)
 	say(" crc ok\n");
 }
 
+/*
+ * The device memory a load of the stream would leave: every MEM record
+ * applied in order (a pre-copy stream carries pages twice, the later copy
+ * wins), summed up as one CRC32C per BAR so that two saved states can be
+ * compared whatever their INFO records or record layout.
+ */
+static void print_content(const struct vfmig_stream_view *v,
+			  const unsigned char *data)
+{
+	const struct vfmig_rec_view *r;
+	unsigned char *mem;
+	unsigned int bar;
+	size_t k;
+
+	for (bar = 0; bar < VFMIG_NUM_BARS; bar++) {
+		for (k = 0; k < v->nrec; k++)
+			if (v->rec[k].type == VFMIG_REC_MEM &&
+			    v->rec[k].index == bar)
+				break;
+		if (k == v->nrec)
+			continue;	/* no memory of this BAR */
+		mem = calloc(1, v->bar_size[bar]);
+		if (!mem)
+			return;
+		for (k = 0; k < v->nrec; k++) {
+			r = &v->rec[k];
+			if (r->type == VFMIG_REC_MEM && r->index == bar)
+				memcpy(mem + r->offset,
+				       data + r->pos + VFMIG_REC_SIZE,
+				       r->length);
+		}
+		say("content: BAR%u crc32c 0x%08x (%llu bytes, every MEM record applied)\n",
+		    bar, vfmig_crc32c(mem, v->bar_size[bar]),
+		    (unsigned long long)v->bar_size[bar]);
+		free(mem);
+	}
+}
+
 static int cmd_info(const char *path, bool verbose)
 {
 	struct vfmig_stream_view v;
@@ -522,6 +561,8 @@ static int cmd_info(const char *path, bool verbose)
 	    (unsigned long long)v.by_type[VFMIG_T_END],
 	    (unsigned long long)v.by_type[VFMIG_T_OTHER]);
 	say(", %llu payload bytes\n", (unsigned long long)v.payload_bytes);
+	if (!ret)
+		print_content(&v, b.data);
 	if (ret)
 		fail(0, "%s: INVALID: %s", path, why);
 	else
