@@ -6,7 +6,14 @@
  * DOORBELL; 256 bytes) and a shared memory BAR (BAR2, a power of two). Its
  * whole state is what a guest wrote into those, which makes it a device any
  * QEMU can emulate and any test can check byte for byte.
+ *
+ * State carried: all of BAR2 (by the core), and INTRMASK and INTRSTATUS.
+ * IVPOSITION is read-only and DOORBELL write-only: neither holds state.
+ * The function has no DMA, no peer-to-peer and no engine of its own, so
+ * quiesce, stop and start have nothing to do: the vCPUs that write its
+ * BARs are stopped by the VMM.
  */
+#include <linux/io.h>
 #include <linux/pci.h>
 
 #include "vfmig.h"
@@ -14,6 +21,15 @@
 #define IVSHMEM_REG_BAR		0
 #define IVSHMEM_MEM_BAR		2
 #define IVSHMEM_REG_BAR_SIZE	256
+
+#define IVSHMEM_INTRMASK	0x00
+#define IVSHMEM_INTRSTATUS	0x04
+
+/* The register block in the stream. */
+struct vfmig_ivshmem_regs {
+	__le32 intrmask;
+	__le32 intrstatus;
+};
 
 static int vfmig_ivshmem_probe(struct vfmig_device *vdev)
 {
@@ -35,8 +51,38 @@ static int vfmig_ivshmem_probe(struct vfmig_device *vdev)
 	return 0;
 }
 
+static int vfmig_ivshmem_save_regs(struct vfmig_device *vdev, void *buf)
+{
+	void __iomem *bar = vfmig_regs_bar(vdev);
+	struct vfmig_ivshmem_regs *regs = buf;
+	u32 status;
+
+	regs->intrmask = cpu_to_le32(ioread32(bar + IVSHMEM_INTRMASK));
+	/* INTRSTATUS clears on read: put it back, the source may resume. */
+	status = ioread32(bar + IVSHMEM_INTRSTATUS);
+	iowrite32(status, bar + IVSHMEM_INTRSTATUS);
+	regs->intrstatus = cpu_to_le32(status);
+	return 0;
+}
+
+static int vfmig_ivshmem_load_regs(struct vfmig_device *vdev, const void *buf)
+{
+	void __iomem *bar = vfmig_regs_bar(vdev);
+	const struct vfmig_ivshmem_regs *regs = buf;
+
+	/* Mask first, so the status raises no interrupt the source had not. */
+	iowrite32(le32_to_cpu(regs->intrmask), bar + IVSHMEM_INTRMASK);
+	iowrite32(le32_to_cpu(regs->intrstatus), bar + IVSHMEM_INTRSTATUS);
+	return 0;
+}
+
 const struct vfmig_backend vfmig_ivshmem_backend = {
 	.name = "ivshmem",
 	.id = VFMIG_BACKEND_IVSHMEM,
+	.mem_bar = IVSHMEM_MEM_BAR,
+	.regs_bar = IVSHMEM_REG_BAR,
+	.regs_size = sizeof(struct vfmig_ivshmem_regs),
 	.probe = vfmig_ivshmem_probe,
+	.save_regs = vfmig_ivshmem_save_regs,
+	.load_regs = vfmig_ivshmem_load_regs,
 };

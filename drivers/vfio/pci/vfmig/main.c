@@ -14,13 +14,7 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
-#include "vfmig.h"
-
-static struct vfmig_device *to_vfmig(struct vfio_device *core_vdev)
-{
-	return container_of(core_vdev, struct vfmig_device,
-			    core_device.vdev);
-}
+#include "migf.h"
 
 static int vfmig_open_device(struct vfio_device *core_vdev)
 {
@@ -30,16 +24,46 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 	ret = vfio_pci_core_enable(&vdev->core_device);
 	if (ret)
 		return ret;
+	ret = vfmig_map_state_bars(vdev);
+	if (ret) {
+		vfio_pci_core_disable(&vdev->core_device);
+		return ret;
+	}
 	vfio_pci_core_finish_enable(&vdev->core_device);
 	return 0;
+}
+
+static void vfmig_close_device(struct vfio_device *core_vdev)
+{
+	struct vfmig_device *vdev = to_vfmig(core_vdev);
+	struct rw_semaphore *memory_lock = &vdev->core_device.memory_lock;
+
+	/* Closing ends a migration as a reset does, through the same path. */
+	mutex_lock(&vdev->state_mutex);
+	vfmig_reset_state(vdev);
+	vfmig_state_mutex_unlock(vdev);
+	/*
+	 * Data files may outlive the device fd. They are disabled now; any
+	 * device access they began before that ends before we unmap the BARs,
+	 * and any later one sees them disabled (see vfmig_access_begin()).
+	 */
+	down_write(memory_lock);
+	up_write(memory_lock);
+	vfio_pci_core_close_device(core_vdev);
+}
+
+static void vfmig_release_dev(struct vfio_device *core_vdev)
+{
+	vfmig_mig_uninit(to_vfmig(core_vdev));
+	vfio_pci_core_release_dev(core_vdev);
 }
 
 static const struct vfio_device_ops vfmig_ops = {
 	.name = "vfmig-vfio-pci",
 	.init = vfio_pci_core_init_dev,
-	.release = vfio_pci_core_release_dev,
+	.release = vfmig_release_dev,
 	.open_device = vfmig_open_device,
-	.close_device = vfio_pci_core_close_device,
+	.close_device = vfmig_close_device,
 	.ioctl = vfio_pci_core_ioctl,
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
@@ -76,6 +100,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (IS_ERR(vdev))
 		return PTR_ERR(vdev);
 	vdev->backend = backend;
+	vfmig_mig_init(vdev);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
 		vdev->bar_size[bar] = pci_resource_len(pdev, bar);
 
@@ -83,6 +108,12 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret) {
 		pci_err(pdev, "vfmig: %s backend refused the function: %d\n",
 			backend->name, ret);
+		goto out_put;
+	}
+	if (backend->regs_size > VFMIG_REGS_MAX) {
+		pci_err(pdev, "vfmig: %s backend: %zu bytes of registers, at most %u\n",
+			backend->name, backend->regs_size, VFMIG_REGS_MAX);
+		ret = -EINVAL;
 		goto out_put;
 	}
 
@@ -116,7 +147,8 @@ static const struct pci_device_id vfmig_pci_table[] = {
 MODULE_DEVICE_TABLE(pci, vfmig_pci_table);
 
 static const struct pci_error_handlers vfmig_err_handlers = {
-	.error_detected = vfio_pci_core_aer_err_detected,
+	.reset_done = vfmig_reset_done,
+	.error_detected = vfmig_error_detected,
 };
 
 static struct pci_driver vfmig_pci_driver = {

@@ -1,37 +1,96 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vfmig: the per-function state shared by the core and its backends.
+ * vfmig: the per-function state shared by the core files and backends.
+ *
+ * Lock order (a lock may only be taken while holding those above it):
+ *
+ *	state_mutex		the migration state machine (fsm.c)
+ *	  migf->io_lock		one data-file operation at a time (migf.c)
+ *	    mmap_lock		user copies, only under io_lock
+ *	    memory_lock		vfio-pci-core's BAR lock, for device access
+ *	      migf->lock	a data file's "disabled" flag and error
+ *
+ * The reset path (reset_done) runs holding memory_lock for writing and
+ * reaches the state machine only through mutex_trylock(state_mutex) and
+ * the reset_lock hand-off (reset.c), which is why it never waits on a
+ * lock above memory_lock. It disables data files under migf->lock alone.
  */
 #ifndef _VFMIG_H
 #define _VFMIG_H
 
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/vfio_pci_core.h>
 #include <vfmig/backend.h>
 
+struct vfmig_migf;
+
 /**
  * struct vfmig_device - a PCI function bound to vfmig
- * @core_device: the vfio-pci-core device; must stay first, vfio allocates
- *	the whole structure around it.
+ * @core_device: the vfio-pci-core device; vfio allocates the whole
+ *	structure around it.
  * @backend: the device family, from the id table's driver_data.
  * @bar_size: size of each standard BAR as probed (0 if absent), so that
- *	backends and saved state can check the geometry without touching the
+ *	streams can be checked against the geometry without touching the
  *	function.
+ * @state_mutex: serializes the migration state machine and owns
+ *	@mig_state, @saving_migf and @resuming_migf. Released only through
+ *	vfmig_state_mutex_unlock().
+ * @mig_state: the current migration state.
+ * @saving_migf: the open saving data file (PRE_COPY, PRE_COPY_P2P,
+ *	STOP_COPY), with a file reference, or NULL.
+ * @resuming_migf: the open resuming data file (RESUMING) or NULL.
+ * @reset_lock: protects @deferred_reset.
+ * @deferred_reset: a reset happened while @state_mutex was held by
+ *	someone else; the holder applies it when it unlocks. A bool of its
+ *	own, never a bitfield sharing storage with fields under other locks.
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core_device;
 	const struct vfmig_backend *backend;
 	resource_size_t bar_size[PCI_STD_NUM_BARS];
+
+	struct mutex state_mutex;	/* see @state_mutex above */
+	enum vfio_device_mig_state mig_state;
+	struct vfmig_migf *saving_migf;
+	struct vfmig_migf *resuming_migf;
+
+	spinlock_t reset_lock;		/* see @reset_lock above */
+	bool deferred_reset;
 };
 
-/**
- * vfmig_pdev() - the PCI function of a vfmig device
- * @vdev: the vfmig device
- *
- * Return: the struct pci_dev the device is bound to.
- */
 static inline struct pci_dev *vfmig_pdev(struct vfmig_device *vdev)
 {
 	return vdev->core_device.pdev;
 }
+
+static inline struct vfmig_device *to_vfmig(struct vfio_device *core_vdev)
+{
+	return container_of(core_vdev, struct vfmig_device, core_device.vdev);
+}
+
+/* fsm.c */
+extern const struct vfio_migration_ops vfmig_mig_ops;
+const char *vfmig_state_name(enum vfio_device_mig_state state);
+void vfmig_mig_init(struct vfmig_device *vdev);
+void vfmig_mig_uninit(struct vfmig_device *vdev);
+
+/* reset.c */
+void vfmig_state_mutex_unlock(struct vfmig_device *vdev);
+void vfmig_reset_state(struct vfmig_device *vdev);
+void vfmig_reset_done(struct pci_dev *pdev);
+pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
+				      pci_channel_state_t state);
+
+/* device.c: access to the function's state BARs */
+int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
+		       int (*gate)(void *ctx), void *ctx);
+void vfmig_access_end(struct vfmig_device *vdev, u16 cmd);
+void vfmig_mem_read(struct vfmig_device *vdev, u64 offset, void *buf,
+		    size_t len);
+void vfmig_mem_write(struct vfmig_device *vdev, u64 offset, const void *buf,
+		     size_t len);
+int vfmig_map_state_bars(struct vfmig_device *vdev);
+void __iomem *vfmig_regs_bar(struct vfmig_device *vdev);
 
 #endif /* _VFMIG_H */

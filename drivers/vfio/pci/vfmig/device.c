@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfmig device access: reading and writing a function's state BARs on
+ * behalf of the data files and the state machine.
+ *
+ * Userspace owns the function's command register, and QEMU clears memory
+ * decoding on a destination function before it loads the device state
+ * (vfio_pci_pre_reset()), so the state BARs may be undecoded exactly when
+ * we must write them. Every access therefore happens inside
+ * vfmig_access_begin()/vfmig_access_end(): vfio-pci-core's memory_lock
+ * held for writing (no user mapping can fault in, no other BAR access
+ * runs), memory decoding switched on if it was off, and put back as it was.
+ */
+#include <linux/io.h>
+#include <linux/pci.h>
+
+#include "vfmig.h"
+
+/**
+ * vfmig_access_begin() - make the state BARs accessible
+ * @vdev: the device
+ * @cmd: set to the command register to restore in vfmig_access_end()
+ * @gate: if not NULL, called with memory_lock held before anything else;
+ *	a non-zero return ends the access with that errno. A data file
+ *	checks there that a reset or a close did not disable it: both do
+ *	so before they release memory_lock, so the file never touches a
+ *	function that was reset or unmapped under it.
+ * @ctx: passed to @gate
+ *
+ * Takes memory_lock for writing. On success the caller must call
+ * vfmig_access_end(); on failure the lock is not held.
+ *
+ * Return: 0, @gate's errno, or -EIO if the function is not in D0 or not
+ * mapped.
+ */
+int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
+		       int (*gate)(void *ctx), void *ctx)
+{
+	struct vfio_pci_core_device *core = &vdev->core_device;
+	struct pci_dev *pdev = vfmig_pdev(vdev);
+	const struct vfmig_backend *be = vdev->backend;
+	int ret;
+
+	down_write(&core->memory_lock);
+	ret = gate ? gate(ctx) : 0;
+	if (ret) {
+		up_write(&core->memory_lock);
+		return ret;
+	}
+	if (pdev->current_state != PCI_D0) {
+		up_write(&core->memory_lock);
+		dev_warn_ratelimited(&pdev->dev, "vfmig: function is in D%d, its state cannot be accessed\n",
+				     pdev->current_state);
+		return -EIO;
+	}
+	if (!core->barmap[be->mem_bar] || !core->barmap[be->regs_bar]) {
+		up_write(&core->memory_lock);
+		dev_warn_ratelimited(&pdev->dev, "vfmig: state BARs are not mapped\n");
+		return -EIO;
+	}
+	pci_read_config_word(pdev, PCI_COMMAND, cmd);
+	if (!(*cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(pdev, PCI_COMMAND,
+				      *cmd | PCI_COMMAND_MEMORY);
+	return 0;
+}
+
+/**
+ * vfmig_access_end() - end an access begun by vfmig_access_begin()
+ * @vdev: the device
+ * @cmd: the command register vfmig_access_begin() returned
+ */
+void vfmig_access_end(struct vfmig_device *vdev, u16 cmd)
+{
+	struct vfio_pci_core_device *core = &vdev->core_device;
+
+	lockdep_assert_held_write(&core->memory_lock);
+	if (!(cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(vfmig_pdev(vdev), PCI_COMMAND, cmd);
+	up_write(&core->memory_lock);
+}
+
+/**
+ * vfmig_mem_read() - copy from the memory BAR
+ * @vdev: the device, inside vfmig_access_begin()
+ * @offset: byte offset in the BAR; offset + @len within it
+ * @buf: destination
+ * @len: bytes
+ */
+void vfmig_mem_read(struct vfmig_device *vdev, u64 offset, void *buf,
+		    size_t len)
+{
+	struct vfio_pci_core_device *core = &vdev->core_device;
+
+	lockdep_assert_held_write(&core->memory_lock);
+	memcpy_fromio(buf, core->barmap[vdev->backend->mem_bar] + offset, len);
+}
+
+/**
+ * vfmig_mem_write() - copy to the memory BAR
+ * @vdev: the device, inside vfmig_access_begin()
+ * @offset: byte offset in the BAR; offset + @len within it
+ * @buf: source
+ * @len: bytes
+ */
+void vfmig_mem_write(struct vfmig_device *vdev, u64 offset, const void *buf,
+		     size_t len)
+{
+	struct vfio_pci_core_device *core = &vdev->core_device;
+
+	lockdep_assert_held_write(&core->memory_lock);
+	memcpy_toio(core->barmap[vdev->backend->mem_bar] + offset, buf, len);
+}
+
+/**
+ * vfmig_map_state_bars() - map the BARs that carry state
+ * @vdev: the device, being opened
+ *
+ * Return: 0 or a negative errno from vfio_pci_core_setup_barmap().
+ */
+int vfmig_map_state_bars(struct vfmig_device *vdev)
+{
+	const struct vfmig_backend *be = vdev->backend;
+	int ret;
+
+	ret = vfio_pci_core_setup_barmap(&vdev->core_device, be->mem_bar);
+	if (!ret)
+		ret = vfio_pci_core_setup_barmap(&vdev->core_device,
+						 be->regs_bar);
+	if (ret)
+		pci_err(vfmig_pdev(vdev), "vfmig: cannot map the state BARs: %d\n",
+			ret);
+	return ret;
+}
+
+/**
+ * vfmig_regs_bar() - the mapped register BAR, for backends
+ * @vdev: the device, inside vfmig_access_begin()
+ *
+ * Return: the iomem address of the backend's register BAR.
+ */
+void __iomem *vfmig_regs_bar(struct vfmig_device *vdev)
+{
+	lockdep_assert_held_write(&vdev->core_device.memory_lock);
+	return vdev->core_device.barmap[vdev->backend->regs_bar];
+}

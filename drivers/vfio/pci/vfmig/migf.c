@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfmig data files.
+ *
+ * A saving file produces the stream one record at a time into a staging
+ * buffer of one record (at most VFMIG_MAX_PAYLOAD bytes of payload) and
+ * copies it out as userspace reads: the kernel never holds more than one
+ * chunk of device memory. A resuming file copies userspace's bytes
+ * straight into the parser's buffers and applies each record to the
+ * function once its CRC checked.
+ *
+ * Every operation holds the file's io_lock and first checks, under the
+ * file's lock, that the file is alive; device access re-checks it under
+ * memory_lock, so a reset (which holds memory_lock while it disables the
+ * file) is never raced by a half-done access. No user copy happens under
+ * the device's state mutex or under memory_lock.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/vfio.h>
+
+#include "migf.h"
+
+/**
+ * vfmig_stream_id_init() - the identity streams of a function carry
+ * @vdev: the device
+ * @id: filled from the function's ids and probed BAR sizes
+ */
+void vfmig_stream_id_init(struct vfmig_device *vdev, struct vfmig_stream_id *id)
+{
+	struct pci_dev *pdev = vfmig_pdev(vdev);
+	int i;
+
+	memset(id, 0, sizeof(*id));
+	id->backend_id = vdev->backend->id;
+	id->vendor = pdev->vendor;
+	id->device = pdev->device;
+	id->subsystem_vendor = pdev->subsystem_vendor;
+	id->subsystem_device = pdev->subsystem_device;
+	for (i = 0; i < VFMIG_NUM_BARS; i++)
+		id->bar_size[i] = vdev->bar_size[i];
+	id->mem_bar = vdev->backend->mem_bar;
+	id->regs_size = vdev->backend->regs_size;
+}
+
+/**
+ * vfmig_info_text() - the text of a saving stream's INFO record
+ * @vdev: the device
+ * @buf: destination
+ * @len: its size
+ *
+ * Return: the text's length.
+ */
+u32 vfmig_info_text(struct vfmig_device *vdev, char *buf, size_t len)
+{
+	return scnprintf(buf, len, "vfmig stream v%u; backend %s; kernel %s",
+			 VFMIG_STREAM_VERSION, vdev->backend->name,
+			 init_utsname()->release);
+}
+
+/* Is the file usable? Its errno if not. */
+static int migf_live(struct vfmig_migf *migf)
+{
+	int ret;
+
+	mutex_lock(&migf->lock);
+	ret = migf->disabled ? -ENODEV : migf->error;
+	mutex_unlock(&migf->lock);
+	return ret;
+}
+
+static int migf_io_lock(struct vfmig_migf *migf)
+{
+	if (migf->filp->f_flags & O_NONBLOCK) {
+		if (!mutex_trylock(&migf->io_lock))
+			return -EAGAIN;
+		return 0;
+	}
+	return mutex_lock_killable(&migf->io_lock);
+}
+
+static int migf_gate(void *ctx)
+{
+	return migf_live(ctx);
+}
+
+/* Device access on behalf of a file: only while the file is alive. */
+static int migf_access_begin(struct vfmig_migf *migf, u16 *cmd)
+{
+	lockdep_assert_held(&migf->io_lock);
+	return vfmig_access_begin(migf->vdev, cmd, migf_gate, migf);
+}
+
+/* Record a sticky error; log it the first time. */
+static void migf_set_error(struct vfmig_migf *migf, int err, const char *why)
+{
+	bool first;
+
+	mutex_lock(&migf->lock);
+	first = !migf->error && !migf->disabled;
+	if (first)
+		migf->error = err;
+	mutex_unlock(&migf->lock);
+	if (first)
+		pci_warn(vfmig_pdev(migf->vdev), "vfmig: %s stream failed: %s (%d)\n",
+			 migf->saving ? "saving" : "resuming", why, err);
+	wake_up_interruptible_all(&migf->wq);
+}
+
+/**
+ * vfmig_migf_disable() - kill a data file at once
+ * @migf: the file
+ *
+ * Every later operation fails with -ENODEV and poll reports an error.
+ * Safe in the reset path: takes only the file's lock. An operation in
+ * flight stops at its next device access or when it ends.
+ */
+void vfmig_migf_disable(struct vfmig_migf *migf)
+{
+	mutex_lock(&migf->lock);
+	migf->disabled = true;
+	mutex_unlock(&migf->lock);
+	wake_up_interruptible_all(&migf->wq);
+}
+
+/**
+ * vfmig_migf_disable_sync() - kill a data file and wait for its operation
+ * @migf: the file
+ *
+ * Like vfmig_migf_disable(), and returns only once no operation is in
+ * flight. Must not be called from the reset path (see vfmig.h).
+ */
+void vfmig_migf_disable_sync(struct vfmig_migf *migf)
+{
+	mutex_lock(&migf->io_lock);
+	vfmig_migf_disable(migf);
+	mutex_unlock(&migf->io_lock);
+}
+
+/**
+ * vfmig_migf_fail() - fail a data file's stream, as after an I/O error
+ * @migf: the file
+ * @err: the negative errno later operations return
+ */
+void vfmig_migf_fail(struct vfmig_migf *migf, int err)
+{
+	migf_set_error(migf, err, "the function reported an error");
+}
+
+static void migf_free(struct vfmig_migf *migf);
+
+static int migf_release(struct inode *inode, struct file *filp)
+{
+	struct vfmig_migf *migf = filp->private_data;
+	struct vfio_device *core_vdev = &migf->vdev->core_device.vdev;
+
+	migf_free(migf);
+	put_device(&core_vdev->device);
+	return 0;
+}
+
+/* ---- saving ---- */
+
+static void save_emit(struct vfmig_migf *migf, u16 type, u16 flags, u32 index,
+		      u64 offset, u32 len)
+{
+	struct vfmig_record *rec = (struct vfmig_record *)migf->buf;
+
+	vfmig_record_build(rec, type, flags, index, offset, migf->seq,
+			   migf->buf + sizeof(*rec), len);
+	migf->seq++;
+	if (type != VFMIG_REC_END)
+		migf->payload_bytes += len;
+	migf->buf_len = sizeof(*rec) + len;
+	migf->buf_pos = 0;
+}
+
+static int save_mem_chunk(struct vfmig_migf *migf)
+{
+	u64 size = migf->id.bar_size[migf->id.mem_bar];
+	u32 len = min_t(u64, size - migf->mem_off, VFMIG_MAX_PAYLOAD);
+	u8 *payload = migf->buf + sizeof(struct vfmig_record);
+	u16 cmd;
+	int ret;
+
+	ret = migf_access_begin(migf, &cmd);
+	if (ret)
+		return ret;
+	vfmig_mem_read(migf->vdev, migf->mem_off, payload, len);
+	vfmig_access_end(migf->vdev, cmd);
+
+	save_emit(migf, VFMIG_REC_MEM, VFMIG_REC_F_MANDATORY, migf->id.mem_bar,
+		  migf->mem_off, len);
+	migf->mem_off += len;
+	return migf->mem_off == size;
+}
+
+static void save_set_step(struct vfmig_migf *migf, enum vfmig_save_step step)
+{
+	WRITE_ONCE(migf->step, step);
+	if (step == VFMIG_SAVE_MEM_PRECOPY || step == VFMIG_SAVE_MEM)
+		migf->mem_off = 0;
+}
+
+/*
+ * Stage the next record. Returns 0 with migf->buf_len > 0 (a record),
+ * 0 with buf_len == 0 (end of stream), -ENOMSG (no more PRE_COPY data for
+ * now) or an error.
+ */
+static int save_stage_next(struct vfmig_migf *migf)
+{
+	u8 *payload = migf->buf + sizeof(struct vfmig_record);
+	struct vfmig_end_payload end;
+	int ret;
+
+	lockdep_assert_held(&migf->io_lock);
+	migf->buf_len = 0;
+	migf->buf_pos = 0;
+
+	/* The device went to STOP_COPY mid-pass: the final pass starts over. */
+	if (migf->stop_copy && (migf->step == VFMIG_SAVE_MEM_PRECOPY ||
+				migf->step == VFMIG_SAVE_PRECOPY_END))
+		save_set_step(migf, VFMIG_SAVE_MEM);
+
+	switch (migf->step) {
+	case VFMIG_SAVE_HEADER:
+		vfmig_header_build((struct vfmig_stream_header *)migf->buf,
+				   &migf->id);
+		migf->buf_len = sizeof(struct vfmig_stream_header);
+		save_set_step(migf, VFMIG_SAVE_INFO);
+		return 0;
+	case VFMIG_SAVE_INFO:
+		memcpy(payload, migf->info, migf->info_len);
+		save_emit(migf, VFMIG_REC_INFO, 0, 0, 0, migf->info_len);
+		save_set_step(migf, migf->stop_copy ? VFMIG_SAVE_MEM :
+				    VFMIG_SAVE_MEM_PRECOPY);
+		return 0;
+	case VFMIG_SAVE_MEM_PRECOPY:
+	case VFMIG_SAVE_MEM:
+		ret = save_mem_chunk(migf);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			save_set_step(migf, migf->step == VFMIG_SAVE_MEM ?
+					    VFMIG_SAVE_REGS :
+					    VFMIG_SAVE_PRECOPY_END);
+		return 0;
+	case VFMIG_SAVE_PRECOPY_END:
+		return -ENOMSG;
+	case VFMIG_SAVE_REGS:
+		memcpy(payload, migf->regs, migf->id.regs_size);
+		save_emit(migf, VFMIG_REC_REGS, VFMIG_REC_F_MANDATORY, 0, 0,
+			  migf->id.regs_size);
+		save_set_step(migf, VFMIG_SAVE_END);
+		return 0;
+	case VFMIG_SAVE_END:
+		end.records = cpu_to_le64(migf->seq);
+		end.payload_bytes = cpu_to_le64(migf->payload_bytes);
+		memcpy(payload, &end, sizeof(end));
+		save_emit(migf, VFMIG_REC_END, VFMIG_REC_F_MANDATORY, 0, 0,
+			  sizeof(end));
+		save_set_step(migf, VFMIG_SAVE_EOF);
+		return 0;
+	case VFMIG_SAVE_EOF:
+	default:
+		return 0;
+	}
+}
+
+static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
+			 loff_t *pos)
+{
+	struct vfmig_migf *migf = filp->private_data;
+	ssize_t done = 0;
+	size_t n;
+	int ret;
+
+	if (pos)
+		return -ESPIPE;
+	ret = migf_io_lock(migf);
+	if (ret)
+		return ret;
+	ret = migf_live(migf);
+	while (!ret && len) {
+		if (migf->buf_pos == migf->buf_len) {
+			ret = save_stage_next(migf);
+			if (ret || !migf->buf_len)
+				break;
+		}
+		n = min(len, migf->buf_len - migf->buf_pos);
+		if (copy_to_user(ubuf + done, migf->buf + migf->buf_pos, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		migf->buf_pos += n;
+		migf->consumed += n;
+		done += n;
+		len -= n;
+	}
+	if (ret && ret != -ENOMSG && ret != -EFAULT && ret != -ENODEV)
+		migf_set_error(migf, ret, "reading the function's state");
+	/* A reset during the copy: what was copied predates it, but say so. */
+	if (!ret && migf_live(migf) == -ENODEV)
+		ret = -ENODEV;
+	mutex_unlock(&migf->io_lock);
+	if (ret == -ENODEV)
+		return ret;
+	return done ? done : ret;
+}
+
+static __poll_t save_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct vfmig_migf *migf = filp->private_data;
+	enum vfmig_save_step step;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &migf->wq, wait);
+	mutex_lock(&migf->lock);
+	if (migf->disabled)
+		mask = EPOLLERR | EPOLLHUP;
+	else if (migf->error)
+		mask = EPOLLERR;
+	mutex_unlock(&migf->lock);
+	if (mask)
+		return mask;
+	step = READ_ONCE(migf->step);
+	if (step != VFMIG_SAVE_PRECOPY_END || READ_ONCE(migf->stop_copy))
+		mask = EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static long save_precopy_info(struct vfmig_migf *migf, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct pci_dev *pdev = vfmig_pdev(migf->vdev);
+	struct vfio_precopy_info info;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz) {
+		dev_warn_ratelimited(&pdev->dev, "vfmig: PRECOPY_INFO argsz %u < %lu\n",
+				     info.argsz, minsz);
+		return -EINVAL;
+	}
+	ret = migf_io_lock(migf);
+	if (ret)
+		return ret;
+	ret = migf_live(migf);
+	if (!ret && (migf->stop_copy || !migf->precopy_size)) {
+		dev_warn_ratelimited(&pdev->dev, "vfmig: PRECOPY_INFO outside PRE_COPY\n");
+		ret = -EINVAL;
+	}
+	info.initial_bytes = migf->consumed < migf->precopy_size ?
+			     migf->precopy_size - migf->consumed : 0;
+	/* Everything is sent once in PRE_COPY; nothing more until STOP_COPY. */
+	info.dirty_bytes = 0;
+	mutex_unlock(&migf->io_lock);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long save_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
+		return -ENOTTY;
+	return save_precopy_info(filp->private_data, (void __user *)arg);
+}
+
+static const struct file_operations vfmig_save_fops = {
+	.owner = THIS_MODULE,
+	.read = save_read,
+	.poll = save_poll,
+	.unlocked_ioctl = save_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = migf_release,
+};
+
+static struct vfmig_migf *migf_alloc(struct vfmig_device *vdev, bool saving,
+				     size_t buf_size)
+{
+	struct vfmig_migf *migf;
+
+	migf = kzalloc(sizeof(*migf), GFP_KERNEL_ACCOUNT);
+	if (!migf)
+		return ERR_PTR(-ENOMEM);
+	migf->buf = kvzalloc(buf_size, GFP_KERNEL_ACCOUNT);
+	if (!migf->buf) {
+		kfree(migf);
+		return ERR_PTR(-ENOMEM);
+	}
+	migf->vdev = vdev;
+	migf->saving = saving;
+	mutex_init(&migf->io_lock);
+	mutex_init(&migf->lock);
+	init_waitqueue_head(&migf->wq);
+	vfmig_stream_id_init(vdev, &migf->id);
+	return migf;
+}
+
+static void migf_free(struct vfmig_migf *migf)
+{
+	kvfree(migf->buf);
+	bitmap_free(migf->mem_map);
+	mutex_destroy(&migf->io_lock);
+	mutex_destroy(&migf->lock);
+	kfree(migf);
+}
+
+static int migf_open_file(struct vfmig_migf *migf,
+			  const struct file_operations *fops, int flags)
+{
+	migf->filp = anon_inode_getfile("vfmig_mig", fops, migf, flags);
+	if (IS_ERR(migf->filp))
+		return PTR_ERR(migf->filp);
+	stream_open(migf->filp->f_inode, migf->filp);
+	/* The file keeps the vfio device's memory alive; see vfmig.h. */
+	get_device(&migf->vdev->core_device.vdev.device);
+	return 0;
+}
+
+/* Snapshot the register block: the function is stopped from now on. */
+static int save_snapshot_regs(struct vfmig_migf *migf)
+{
+	struct vfmig_device *vdev = migf->vdev;
+	u16 cmd;
+	int ret;
+
+	ret = vfmig_access_begin(vdev, &cmd, NULL, NULL);
+	if (ret)
+		return ret;
+	ret = vdev->backend->save_regs(vdev, migf->regs);
+	vfmig_access_end(vdev, cmd);
+	return ret;
+}
+
+/**
+ * vfmig_saving_create() - open a saving data file
+ * @vdev: the device, state mutex held
+ * @stop_copy: the device is entering STOP_COPY (else PRE_COPY)
+ *
+ * Return: the file's migf (the device owns one file reference), or an
+ * ERR_PTR.
+ */
+struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
+				       bool stop_copy)
+{
+	struct vfmig_migf *migf;
+	u64 mem, chunks;
+	int ret;
+
+	lockdep_assert_held(&vdev->state_mutex);
+	migf = migf_alloc(vdev, true,
+			  sizeof(struct vfmig_record) + VFMIG_MAX_PAYLOAD);
+	if (IS_ERR(migf))
+		return migf;
+	migf->info_len = vfmig_info_text(vdev, migf->info, sizeof(migf->info));
+	migf->stop_copy = stop_copy;
+	if (!stop_copy) {
+		mem = migf->id.bar_size[migf->id.mem_bar];
+		chunks = DIV_ROUND_UP(mem, VFMIG_MAX_PAYLOAD);
+		migf->precopy_size = sizeof(struct vfmig_stream_header) +
+				     (chunks + 1) * sizeof(struct vfmig_record) +
+				     migf->info_len + mem;
+	} else {
+		ret = save_snapshot_regs(migf);
+		if (ret)
+			goto out_free;
+	}
+	ret = migf_open_file(migf, &vfmig_save_fops, O_RDONLY);
+	if (ret)
+		goto out_free;
+	return migf;
+out_free:
+	migf_free(migf);
+	return ERR_PTR(ret);
+}
+
+/**
+ * vfmig_saving_stop_copy() - the device moves from PRE_COPY to STOP_COPY
+ * @migf: its saving file
+ *
+ * Snapshots the registers of the now stopped function; the file then
+ * yields the final memory pass, the registers and END.
+ *
+ * Return: 0, or a negative errno (the file is unchanged).
+ */
+int vfmig_saving_stop_copy(struct vfmig_migf *migf)
+{
+	int ret;
+
+	lockdep_assert_held(&migf->vdev->state_mutex);
+	mutex_lock(&migf->io_lock);
+	ret = migf_live(migf);
+	if (!ret)
+		ret = save_snapshot_regs(migf);
+	if (!ret)
+		migf->stop_copy = true;
+	mutex_unlock(&migf->io_lock);
+	wake_up_interruptible_all(&migf->wq);
+	return ret;
+}
+
+/* ---- resuming ---- */
+
+static int resume_record(void *ctx, const struct vfmig_rec_info *rec,
+			 const void *payload)
+{
+	struct vfmig_migf *migf = ctx;
+	u16 cmd;
+	int ret;
+
+	if (rec->type == VFMIG_REC_REGS) {
+		memcpy(migf->regs, payload, rec->length);
+		migf->regs_seen = true;
+		return 0;
+	}
+	ret = migf_access_begin(migf, &cmd);
+	if (ret)
+		return ret;
+	vfmig_mem_write(migf->vdev, rec->offset, payload, rec->length);
+	vfmig_access_end(migf->vdev, cmd);
+	bitmap_set(migf->mem_map, rec->offset / VFMIG_MEM_ALIGN,
+		   DIV_ROUND_UP(rec->length, VFMIG_MEM_ALIGN));
+	return 0;
+}
+
+static ssize_t resume_write(struct file *filp, const char __user *ubuf,
+			    size_t len, loff_t *pos)
+{
+	struct vfmig_migf *migf = filp->private_data;
+	struct vfmig_parser *p = &migf->parser;
+	ssize_t done = 0;
+	size_t room, n;
+	void *space;
+	int ret;
+
+	if (pos)
+		return -ESPIPE;
+	ret = migf_io_lock(migf);
+	if (ret)
+		return ret;
+	ret = migf_live(migf);
+	while (!ret && len) {
+		space = vfmig_parser_space(p, &room);
+		if (!room) {
+			ret = vfmig_parser_extra(p);
+			break;
+		}
+		n = min(len, room);
+		if (copy_from_user(space, ubuf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = vfmig_parser_commit(p, n);
+		if (!ret) {
+			done += n;
+			len -= n;
+		}
+	}
+	if (p->error && ret == p->error)
+		migf_set_error(migf, ret, p->why);
+	mutex_unlock(&migf->io_lock);
+	return ret ? ret : done;
+}
+
+static __poll_t resume_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct vfmig_migf *migf = filp->private_data;
+	__poll_t mask;
+
+	poll_wait(filp, &migf->wq, wait);
+	mutex_lock(&migf->lock);
+	if (migf->disabled)
+		mask = EPOLLERR | EPOLLHUP;
+	else if (migf->error)
+		mask = EPOLLERR;
+	else
+		mask = EPOLLOUT | EPOLLWRNORM;
+	mutex_unlock(&migf->lock);
+	return mask;
+}
+
+static const struct file_operations vfmig_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = resume_write,
+	.poll = resume_poll,
+	.release = migf_release,
+};
+
+/**
+ * vfmig_resuming_create() - open a resuming data file
+ * @vdev: the device, state mutex held
+ *
+ * Return: the file's migf (the device owns one file reference), or an
+ * ERR_PTR.
+ */
+struct vfmig_migf *vfmig_resuming_create(struct vfmig_device *vdev)
+{
+	struct vfmig_migf *migf;
+	u64 units;
+	int ret;
+
+	lockdep_assert_held(&vdev->state_mutex);
+	migf = migf_alloc(vdev, false, VFMIG_MAX_PAYLOAD);
+	if (IS_ERR(migf))
+		return migf;
+	units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
+			     VFMIG_MEM_ALIGN);
+	migf->mem_map = bitmap_zalloc(units, GFP_KERNEL_ACCOUNT);
+	if (!migf->mem_map) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	vfmig_parser_init(&migf->parser, &migf->id, migf->buf, resume_record,
+			  migf);
+	ret = migf_open_file(migf, &vfmig_resume_fops, O_WRONLY);
+	if (ret)
+		goto out_free;
+	return migf;
+out_free:
+	migf_free(migf);
+	return ERR_PTR(ret);
+}
+
+/**
+ * vfmig_resuming_finish() - RESUMING -> STOP: check and complete the load
+ * @migf: the resuming file
+ *
+ * The stream must have ended with its END record, covered the whole
+ * memory BAR and carried the registers, which are then applied.
+ *
+ * Return: 0, or a negative errno (-EINVAL for a bad stream), logged.
+ */
+int vfmig_resuming_finish(struct vfmig_migf *migf)
+{
+	struct vfmig_device *vdev = migf->vdev;
+	struct pci_dev *pdev = vfmig_pdev(vdev);
+	u64 units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
+				 VFMIG_MEM_ALIGN);
+	const char *why = NULL;
+	u16 cmd;
+	int ret;
+
+	lockdep_assert_held(&vdev->state_mutex);
+	mutex_lock(&migf->io_lock);
+	ret = migf_live(migf);
+	if (ret) {
+		why = migf->parser.error ? migf->parser.why : "the data file failed";
+	} else {
+		ret = vfmig_parser_finish(&migf->parser);
+		if (ret)
+			why = migf->parser.why;
+	}
+	if (!ret && !bitmap_full(migf->mem_map, units)) {
+		ret = -EINVAL;
+		why = "the stream does not cover the whole memory BAR";
+	}
+	if (!ret && !migf->regs_seen) {
+		ret = -EINVAL;
+		why = "the stream carries no register record";
+	}
+	if (!ret) {
+		ret = vfmig_access_begin(vdev, &cmd, NULL, NULL);
+		if (!ret) {
+			ret = vdev->backend->load_regs(vdev, migf->regs);
+			vfmig_access_end(vdev, cmd);
+		}
+		if (ret)
+			why = "the registers could not be loaded";
+	}
+	mutex_unlock(&migf->io_lock);
+	if (ret)
+		pci_warn(pdev, "vfmig: RESUMING->STOP refused: %s (%d)\n", why,
+			 ret);
+	return ret;
+}

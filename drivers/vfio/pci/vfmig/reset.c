@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfmig deferred reset.
+ *
+ * A reset of the function (VFIO_DEVICE_RESET, a bus reset, FLR from sysfs)
+ * ends any migration: the state becomes RUNNING and every data file dies
+ * at once. The reset path calls reset_done() holding vfio-pci-core's
+ * memory_lock, and a state-mutex holder may be waiting for memory_lock
+ * (device access, or a user copy faulting on a BAR mapping), so reset_done()
+ * must not wait for the state mutex. It raises deferred_reset under
+ * reset_lock and takes the state mutex only if it is free; otherwise the
+ * holder applies the reset in vfmig_state_mutex_unlock(), which every
+ * holder uses to unlock. The race then resolves as if the two events had
+ * happened one after the other.
+ *
+ * All of the reset's effect is vfmig_reset_state(), so that it can move to
+ * a core hook if vfio grows one.
+ */
+#include <linux/file.h>
+
+#include "migf.h"
+
+/**
+ * vfmig_reset_state() - what a reset does to migration
+ * @vdev: the device, state mutex held
+ *
+ * State RUNNING, every data file disabled and released by the device.
+ * Takes no lock above memory_lock: callable from the reset path.
+ */
+void vfmig_reset_state(struct vfmig_device *vdev)
+{
+	lockdep_assert_held(&vdev->state_mutex);
+	if (vdev->saving_migf) {
+		vfmig_migf_disable(vdev->saving_migf);
+		fput(vdev->saving_migf->filp);
+		vdev->saving_migf = NULL;
+	}
+	if (vdev->resuming_migf) {
+		vfmig_migf_disable(vdev->resuming_migf);
+		fput(vdev->resuming_migf->filp);
+		vdev->resuming_migf = NULL;
+	}
+	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+}
+
+/**
+ * vfmig_state_mutex_unlock() - release the state mutex
+ * @vdev: the device, state mutex held
+ *
+ * Applies a reset that arrived while the mutex was held, as often as one
+ * did, before letting go. The mutex is released before reset_lock so a
+ * reset_done() that finds deferred_reset clear and the mutex taken knows
+ * the holder has not yet looked.
+ */
+void vfmig_state_mutex_unlock(struct vfmig_device *vdev)
+{
+	lockdep_assert_held(&vdev->state_mutex);
+again:
+	spin_lock(&vdev->reset_lock);
+	if (vdev->deferred_reset) {
+		vdev->deferred_reset = false;
+		spin_unlock(&vdev->reset_lock);
+		vfmig_reset_state(vdev);
+		goto again;
+	}
+	mutex_unlock(&vdev->state_mutex);
+	spin_unlock(&vdev->reset_lock);
+}
+
+static struct vfmig_device *vfmig_from_pdev(struct pci_dev *pdev)
+{
+	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+
+	/* Gate on migration being set up, not on a particular flag set. */
+	if (!core || !core->vdev.mig_ops)
+		return NULL;
+	return container_of(core, struct vfmig_device, core_device);
+}
+
+/**
+ * vfmig_reset_done() - pci_error_handlers.reset_done
+ * @pdev: the function, just reset
+ */
+void vfmig_reset_done(struct pci_dev *pdev)
+{
+	struct vfmig_device *vdev = vfmig_from_pdev(pdev);
+
+	if (!vdev)
+		return;
+	spin_lock(&vdev->reset_lock);
+	vdev->deferred_reset = true;
+	if (!mutex_trylock(&vdev->state_mutex)) {
+		spin_unlock(&vdev->reset_lock);
+		return;
+	}
+	spin_unlock(&vdev->reset_lock);
+	vfmig_state_mutex_unlock(vdev);
+}
+
+/**
+ * vfmig_error_detected() - pci_error_handlers.error_detected
+ * @pdev: the function
+ * @state: the channel state
+ *
+ * Signals userspace as vfio-pci does. When the channel is no longer
+ * normal the function's state cannot be trusted: an ongoing save or load
+ * fails with -EIO (the recovery reset that follows then ends it).
+ *
+ * Return: the vfio-pci-core verdict.
+ */
+pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
+				      pci_channel_state_t state)
+{
+	struct vfmig_device *vdev = vfmig_from_pdev(pdev);
+
+	if (vdev && state != pci_channel_io_normal) {
+		mutex_lock(&vdev->state_mutex);
+		if (vdev->saving_migf)
+			vfmig_migf_fail(vdev->saving_migf, -EIO);
+		if (vdev->resuming_migf)
+			vfmig_migf_fail(vdev->resuming_migf, -EIO);
+		vfmig_state_mutex_unlock(vdev);
+	}
+	return vfio_pci_core_aer_err_detected(pdev, state);
+}
