@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -558,6 +559,29 @@ static void test_round_trip_pre_copy(bool change)
 	tap_result(!ret && init0, name, "%s, initial %llu dirty %llu",
 		   ret ? err_name(ret) : "ok", (unsigned long long)init0,
 		   (unsigned long long)dirty);
+	if (!change) {
+		/* initial_bytes falls as the data is read. */
+		struct vfmig_buf part = { 0 };
+		uint64_t mid = 0;
+		char head[8192];
+		ssize_t n = read(fd, head, sizeof(head));
+
+		ret = vfmig_precopy_info(fd, &mid, &dirty);
+		tap_result(n == sizeof(head) && !ret && mid < init0 && mid,
+			   "pre-copy: initial_bytes falls after an 8 KiB read",
+			   "read %zd, %s, initial %llu then %llu", n,
+			   ret ? err_name(ret) : "ok",
+			   (unsigned long long)init0, (unsigned long long)mid);
+		if (n > 0) {
+			part.data = malloc(n);
+			if (part.data) {
+				memcpy(part.data, head, n);
+				part.len = n;
+				part.cap = n;
+			}
+		}
+		b = part;
+	}
 	ret = vfmig_read_data(fd, &b, &eof);
 	snprintf(name, sizeof(name),
 		 "%s: read ends with ENOMSG (temporary end)", pfx);
@@ -1131,6 +1155,340 @@ static void test_poll(void)
 	dev_reset(&dev_a);
 }
 
+/* ---- odd-sized I/O, BAR mappings as buffers, early close ---- */
+
+static const size_t odd_sizes[] = {
+	1, 3, 31, 33, 79, 81, 4095, 65537, (1 << 20) + 1, 7,
+};
+
+/* Save @d through STOP_COPY with read() sizes from odd_sizes[]. */
+static int save_odd_reads(struct dev *d, struct vfmig_buf *b)
+{
+	size_t i = 0, want;
+	int fd = -1, ret;
+	ssize_t n;
+
+	b->len = 0;
+	ret = set(d, S_STOP, NULL);
+	if (!ret)
+		ret = set(d, S_STOP_COPY, &fd);
+	while (!ret) {
+		want = odd_sizes[i++ % ARRAY_SIZE(odd_sizes)];
+		if (b->cap - b->len < want) {
+			b->cap = b->cap * 2 + want;
+			b->data = realloc(b->data, b->cap);
+			if (!b->data) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		n = read(fd, b->data + b->len, want);
+		if (n < 0) {
+			ret = -errno;
+			snprintf(why, sizeof(why), "read(%zu) after %zu bytes: %s",
+				 want, b->len, err_name(ret));
+		} else if (!n) {
+			break;
+		}
+		b->len += n > 0 ? n : 0;
+	}
+	if (!ret)
+		ret = set(d, S_STOP, NULL);
+	if (!ret)
+		ret = set(d, S_RUNNING, NULL);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Load @buf into @d with write() sizes from odd_sizes[] (reversed). */
+static int load_odd_writes(struct dev *d, const uint8_t *buf, size_t len)
+{
+	size_t pos = 0, i = 0, want;
+	int fd = -1, ret;
+	ssize_t n;
+
+	ret = set(d, S_STOP, NULL);
+	if (!ret)
+		ret = set(d, S_RESUMING, &fd);
+	while (!ret && pos < len) {
+		want = odd_sizes[ARRAY_SIZE(odd_sizes) - 1 -
+				 i++ % ARRAY_SIZE(odd_sizes)];
+		if (want > len - pos)
+			want = len - pos;
+		n = write(fd, buf + pos, want);
+		if (n <= 0) {
+			ret = n ? -errno : -EIO;
+			snprintf(why, sizeof(why),
+				 "write(%zu) at %zu: %s", want, pos,
+				 err_name(ret));
+		} else {
+			pos += n;
+		}
+	}
+	if (!ret)
+		ret = set(d, S_STOP, NULL);
+	if (!ret) {
+		/* The file is dead once RESUMING is left. */
+		n = write(fd, buf, 1);
+		if (n >= 0 || errno != ENODEV) {
+			snprintf(why, sizeof(why),
+				 "write after RESUMING -> STOP: %zd (%s), expected ENODEV",
+				 n, n < 0 ? strerror(errno) : "accepted");
+			ret = -EPROTO;
+		}
+	}
+	if (!ret)
+		ret = set(d, S_RUNNING, NULL);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static void test_odd_io(void)
+{
+	struct vfmig_buf b = { 0 };
+	uint8_t *mem = malloc(dev_a.size);
+	int ret;
+
+	if (!need(mem, "odd-sized reads (1, 3, 31, ... bytes) give a valid stream",
+		  "out of memory"))
+		return;
+	set_content(&dev_a, mem, run_seed ^ 21, 0x2121);
+	ret = save_odd_reads(&dev_a, &b);
+	if (tap_result(!ret, "odd-sized reads (1, 3, 31, ... bytes) save A",
+		       "%s", why))
+		stream_well_formed("odd-sized reads (1, 3, 31, ... bytes) give a valid stream",
+				   &b, &dev_a);
+	set_content(&dev_b, NULL, run_seed ^ 22, 0);
+	ret = b.len ? load_odd_writes(&dev_b, b.data, b.len) : -EIO;
+	if (tap_result(!ret,
+		       "odd-sized writes (7, 1 MiB + 1, ... bytes) load B; its fd is dead after",
+		       "%s", why))
+		tap_result(same_content(&dev_b, mem, 0x2121),
+			   "... and B equals A", "%s", why);
+	vfmig_buf_free(&b);
+	free(mem);
+}
+
+/*
+ * The buffers of read() and write() on a data file may themselves be
+ * mappings of a vfio BAR, even of the same function: the driver must not
+ * hold a lock the page fault needs while it copies (see "Locking" in
+ * Documentation/migration.md). A mistake here hangs the test.
+ */
+static void test_bar_buffers(void)
+{
+	const char *n1 = "STOP_COPY read() into B's BAR2 mapping";
+	const char *n2 = "PRE_COPY read() of A into A's own BAR2 mapping";
+	const char *n3 = "RESUMING write() of B from A's BAR2 mapping, then B equals the stream";
+	size_t len = good.len, head;
+	int fd, ret;
+	ssize_t n;
+
+	if (!need(len > dev_a.size / 2, n1, "no good stream"))
+		return;
+	head = dev_a.size / 2;
+
+	/* A's STOP_COPY data, the first half into B's BAR2 (B running). */
+	ret = reach(&dev_a, S_STOP_COPY, &fd);
+	if (need(!ret, n1, why)) {
+		n = read(fd, dev_b.map, head);
+		tap_result(n > 0, n1, "read %zd: %s", n,
+			   n < 0 ? strerror(errno) : "");
+		close(fd);
+	}
+
+	/* A reads its own pre-copy data into its own memory. */
+	ret = reach(&dev_a, S_PRE_COPY, &fd);
+	if (need(!ret, n2, why)) {
+		n = read(fd, dev_a.map, head);
+		tap_result(n > 0, n2, "read %zd: %s", n,
+			   n < 0 ? strerror(errno) : "");
+		close(fd);
+	}
+	dev_reset(&dev_a);
+
+	/* The good stream's first half from A's memory into B. */
+	memcpy(dev_a.map, good.data, head);
+	ret = reach(&dev_b, S_RESUMING, &fd);
+	if (!need(!ret, n3, why))
+		return;
+	ret = vfmig_write_data(fd, dev_a.map, head, LOAD_CHUNK, NULL);
+	if (!ret)
+		ret = vfmig_write_data(fd, good.data + head, len - head,
+				       LOAD_CHUNK, NULL);
+	if (!ret)
+		ret = set(&dev_b, S_STOP, NULL);
+	else
+		snprintf(why, sizeof(why), "write: %s", err_name(ret));
+	if (!ret)
+		ret = set(&dev_b, S_RUNNING, NULL);
+	close(fd);
+	tap_result(!ret && same_content(&dev_b, good_mem, good_mask), n3, "%s",
+		   why);
+}
+
+/* The saving fd closed early: the arcs still work. */
+static void test_close_fd_early(void)
+{
+	const char *name = "saving fd closed in PRE_COPY: -> STOP_COPY -> STOP -> RUNNING work";
+	int fd, ret;
+
+	ret = reach(&dev_a, S_PRE_COPY, &fd);
+	if (!need(!ret, name, why))
+		return;
+	close(fd);
+	ret = set(&dev_a, S_STOP_COPY, NULL);
+	if (!ret)
+		ret = set(&dev_a, S_STOP, NULL);
+	if (!ret)
+		ret = set(&dev_a, S_RUNNING, NULL);
+	tap_result(!ret, name, "%s", why);
+
+	name = "resuming fd closed half-way: RESUMING -> STOP fails with EINVAL";
+	ret = reach(&dev_b, S_RESUMING, &fd);
+	if (!need(!ret, name, why))
+		return;
+	ret = vfmig_write_data(fd, good.data, good.len / 2, LOAD_CHUNK, NULL);
+	close(fd);
+	if (!ret)
+		ret = vfmig_set_state(dev_b.h.device, S_STOP, NULL);
+	tap_result(ret == -EINVAL && state_of(&dev_b) == S_ERROR, name,
+		   "%s, state %s", ret ? err_name(ret) : "accepted",
+		   NAME(state_of(&dev_b)));
+	dev_reset(&dev_b);
+}
+
+/* ---- races with reset ---- */
+
+/*
+ * struct racer - a thread doing data-file I/O while the main thread resets
+ * @fd: the data file
+ * @writing: write @src (a resuming file) instead of reading
+ * @src: what to write
+ * @len: its length
+ * @done: bytes moved
+ * @err: 0 at the end of the data (EOF, ENOMSG or all written), else the
+ *	errno that stopped it
+ */
+struct racer {
+	int fd;
+	bool writing;
+	const uint8_t *src;
+	size_t len;
+	size_t done;
+	int err;
+};
+
+static void *racer_run(void *arg)
+{
+	static __thread char buf[65536];
+	struct racer *r = arg;
+	ssize_t n;
+
+	for (;;) {
+		if (r->writing) {
+			if (r->done >= r->len)
+				break;
+			n = write(r->fd, r->src + r->done,
+				  r->len - r->done < LOAD_CHUNK ?
+				  r->len - r->done : LOAD_CHUNK);
+		} else {
+			n = read(r->fd, buf, sizeof(buf));
+		}
+		if (n < 0) {
+			r->err = errno == ENOMSG ? 0 : errno;
+			break;
+		}
+		if (!n)
+			break;
+		r->done += n;
+	}
+	return NULL;
+}
+
+/*
+ * Reset @d after @us microseconds while a thread moves data in state @s;
+ * returns false with why[] set if something went wrong.
+ */
+static bool race_once(struct dev *d, uint32_t s, unsigned int us)
+{
+	struct racer r = { .writing = s == S_RESUMING, .src = good.data,
+			   .len = good.len };
+	struct timespec ts;
+	pthread_t t;
+	int ret;
+
+	ret = reach(d, s, &r.fd);
+	if (ret)
+		return false;
+	if (pthread_create(&t, NULL, racer_run, &r)) {
+		snprintf(why, sizeof(why), "pthread_create failed");
+		close(r.fd);
+		return false;
+	}
+	usleep(us);
+	ret = dev_reset(d);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 30;
+	if (pthread_timedjoin_np(t, NULL, &ts)) {
+		snprintf(why, sizeof(why),
+			 "%s: the I/O thread is still stuck 30 s after a reset at %u us",
+			 NAME(s), us);
+		tap_result(0, "reset races: no hang", "%s", why);
+		exit(1);	/* the device cannot be trusted any more */
+	}
+	close(r.fd);
+	if (ret || state_of(d) != S_RUNNING ||
+	    (r.err && r.err != ENODEV)) {
+		snprintf(why, sizeof(why),
+			 "%s, reset at %u us: reset %s, state %s, I/O stopped after %zu bytes with %s",
+			 NAME(s), us, ret ? err_name(ret) : "ok",
+			 NAME(state_of(d)), r.done,
+			 r.err ? strerror(r.err) : "the end of data");
+		return false;
+	}
+	return true;
+}
+
+static void test_reset_races(void)
+{
+	static const unsigned int delays[] = {
+		0, 50, 200, 1000, 3000, 10000, 30000, 100000,
+	};
+	static const uint32_t states[] = { S_PRE_COPY, S_STOP_COPY, S_RESUMING };
+	unsigned int i, k, bad;
+	char name[128];
+	bool ok;
+	int ret;
+
+	for (k = 0; k < ARRAY_SIZE(states); k++) {
+		struct dev *d = states[k] == S_RESUMING ? &dev_b : &dev_a;
+
+		snprintf(name, sizeof(name),
+			 "reset while a thread %s the %s data fd (8 timings): no hang, ENODEV, RUNNING",
+			 states[k] == S_RESUMING ? "writes" : "reads",
+			 NAME(states[k]));
+		for (bad = 0, i = 0; i < ARRAY_SIZE(delays); i++) {
+			ok = race_once(d, states[k], delays[i]);
+			if (!ok && !bad++)
+				tap_result(0, name, "%s", why);
+		}
+		if (!bad)
+			tap_result(1, name, "%s", "");
+	}
+
+	/* Afterwards both functions migrate as before. */
+	set_content(&dev_a, good_mem, run_seed ^ 1, good_mask);
+	ret = save_stop_copy(&dev_a, &good);
+	if (!ret)
+		ret = load(&dev_b, good.data, good.len);
+	tap_result(!ret && same_content(&dev_b, good_mem, good_mask),
+		   "after the reset races a save of A and load into B work",
+		   "%s", why);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -1165,6 +1523,10 @@ int main(int argc, char **argv)
 	test_reset_during(S_STOP_COPY);
 	test_reset_during_resuming();
 	test_poll();
+	test_odd_io();
+	test_bar_buffers();
+	test_close_fd_early();
+	test_reset_races();
 	test_close_device();
 
 	dev_close(&dev_a);
