@@ -16,9 +16,32 @@ for bdf in "$A" "$B"; do
 	check "bind $bdf with driver_override" "not bound" bind "$bdf" "$VFMIG_DRIVER"
 done
 
+# hang_report PROG SECS : if PROG still runs after SECS, put the kernel
+# stacks of its threads and of every blocked task on the console (the rig
+# keeps it), since a task stuck in the kernel cannot be killed.
+hang_report() {
+	local pid t
+	# Never hold the suite's output open (tee waits for every writer).
+	exec > /dev/null 2> /dev/null
+	sleep "$2"
+	pid=$(pgrep -x "$1") || return 0
+	{
+		echo "VFMIG-HANG: $1 (pid $pid) still runs after $2 s; its threads:"
+		for t in /proc/"$pid"/task/*; do
+			echo "VFMIG-HANG: task ${t##*/} state $(awk '{print $3}' "$t/stat") wchan $(cat "$t/wchan")"
+			sed 's/^/VFMIG-HANG:   /' "$t/stack"
+		done
+	} > /dev/console 2>&1
+	echo w > /proc/sysrq-trigger
+}
+
 echo "# migration uAPI tests: A=$A B=$B"
 dmesg_mark mig-test
+export VFMIG_CHURN_SECS=40
+hang_report mig_test 150 &
+watchdog=$!
 run_tap "$VFMIG_BIN/mig_test" "$A" "$B"
+kill "$watchdog" 2>/dev/null
 # mig_test feeds B truncated, corrupt and foreign streams: the driver must
 # say why it refused each, in a line "<driver> <B>: vfmig: ...".
 refusals=$(dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep -c "$B: vfmig:")
