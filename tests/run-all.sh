@@ -3,8 +3,8 @@
 # Run every vfmig test on this machine, from nothing: installs the host
 # packages it needs, builds (or reuses) the Debian trixie tree and the
 # initramfs images under $VFMIG_CACHE (default /var/cache/vfmig), builds the
-# module with W=1 and sparse, runs checkpatch, boots the test VM and runs the
-# guest suites in it. Must run as root.
+# module with W=1 and sparse, runs checkpatch, runs the KUnit suites under
+# UML, boots the test VM and runs the guest suites in it. Must run as root.
 #
 # Ends with "N passed, N failed" and exits non-zero if anything failed.
 set -uo pipefail
@@ -31,12 +31,13 @@ step() {
 }
 
 finish() {
-	local pass fail
-	pass=$(grep -c '^ok ' "$tap")
+	local pass fail skip
+	skip=$(grep -c '^ok .*# SKIP' "$tap")
+	pass=$(($(grep -c '^ok ' "$tap") - skip))
 	fail=$(grep -c '^not ok ' "$tap")
 	log "wall time $(($(date +%s) - t0))s; logs in $VFMIG_OUT"
 	grep '^not ok ' "$tap" >&2
-	echo "$pass passed, $fail failed"
+	echo "$pass passed, $fail failed, $skip skipped"
 	[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
 	exit
 }
@@ -52,6 +53,10 @@ else
 	cat "$VFMIG_OUT/checkpatch.log" >&2
 	echo "not ok - checkpatch --strict is clean # see $VFMIG_OUT/checkpatch.log" | tee -a "$tap"
 fi
+
+s=$(date +%s)
+bash "$VFMIG_TOP/tests/kunit/run.sh" | tee -a "$tap"
+log "KUnit (UML): $(($(date +%s) - s))s"
 
 bash "$rig/boot.sh" all | tee -a "$tap"
 finish

@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 need=(debootstrap qemu-system-x86 qemu-utils cpio busybox-static xz-utils file
-      perl python3 make gcc)
+      perl python3 make gcc flex bison bc)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -25,6 +25,20 @@
 
 #include "migf.h"
 
+/* Data files allocated and not yet released, in all devices. */
+static atomic_t vfmig_migf_count = ATOMIC_INIT(0);
+
+/**
+ * vfmig_migf_live() - how many data files exist
+ *
+ * Return: data files allocated and not yet released, for leak checks and
+ * status.
+ */
+int vfmig_migf_live(void)
+{
+	return atomic_read(&vfmig_migf_count);
+}
+
 /**
  * vfmig_stream_id_init() - the identity streams of a function carry
  * @vdev: the device
@@ -303,8 +317,11 @@ static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
 	}
 	if (ret && ret != -ENOMSG && ret != -EFAULT && ret != -ENODEV)
 		migf_set_error(migf, ret, "reading the function's state");
-	/* A reset during the copy: what was copied predates it, but say so. */
-	if (!ret && migf_live(migf) == -ENODEV)
+	/*
+	 * Disabled meanwhile (a reset during a device copy): what was read
+	 * may be torn, so the whole read fails.
+	 */
+	if (migf_live(migf) == -ENODEV)
 		ret = -ENODEV;
 	mutex_unlock(&migf->io_lock);
 	if (ret == -ENODEV)
@@ -394,6 +411,7 @@ static struct vfmig_migf *migf_alloc(struct vfmig_device *vdev, bool saving,
 		kfree(migf);
 		return ERR_PTR(-ENOMEM);
 	}
+	atomic_inc(&vfmig_migf_count);
 	migf->vdev = vdev;
 	migf->saving = saving;
 	mutex_init(&migf->io_lock);
@@ -410,6 +428,7 @@ static void migf_free(struct vfmig_migf *migf)
 	mutex_destroy(&migf->io_lock);
 	mutex_destroy(&migf->lock);
 	kfree(migf);
+	atomic_dec(&vfmig_migf_count);
 }
 
 static int migf_open_file(struct vfmig_migf *migf,

@@ -30,6 +30,7 @@ struct vfmig_migf;
  * @core_device: the vfio-pci-core device; vfio allocates the whole
  *	structure around it.
  * @backend: the device family, from the id table's driver_data.
+ * @backend_data: the backend's own per-function data, if it needs any.
  * @bar_size: size of each standard BAR as probed (0 if absent), so that
  *	streams can be checked against the geometry without touching the
  *	function.
@@ -48,6 +49,7 @@ struct vfmig_migf;
 struct vfmig_device {
 	struct vfio_pci_core_device core_device;
 	const struct vfmig_backend *backend;
+	void *backend_data;
 	resource_size_t bar_size[PCI_STD_NUM_BARS];
 
 	struct mutex state_mutex;	/* see @state_mutex above */

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit: the deferred reset (drivers/vfio/pci/vfmig/reset.c), failure
+ * injection at every arc (the ERROR policy), and the races.
+ *
+ * Every scenario must end with the device RUNNING and every data file
+ * dead, without a deadlock, a lockdep report (debug_locks stays on) or a
+ * leaked file.
+ */
+#include <kunit/test.h>
+#include <linux/debug_locks.h>
+#include <linux/delay.h>
+#include <linux/file.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+#include <linux/vfio.h>
+
+#include "fake.h"
+#include "migf.h"
+
+#define S(x)		VFIO_DEVICE_STATE_##x
+#define ALL_FLAGS	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | \
+			 VFIO_MIGRATION_PRE_COPY)
+
+static void expect_reset_outcome(struct kunit *test, struct vfmig_fake *fake,
+				 struct file *file)
+{
+	char buf[16];
+
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(RUNNING));
+	KUNIT_EXPECT_NULL(test, fake->vdev->saving_migf);
+	KUNIT_EXPECT_NULL(test, fake->vdev->resuming_migf);
+	if (!file)
+		return;
+	KUNIT_EXPECT_TRUE(test, fake_file_dead(file));
+	if (fake_file_saving(file))
+		KUNIT_EXPECT_EQ(test, fake_read(test, file, buf, sizeof(buf)),
+				-ENODEV);
+	else
+		KUNIT_EXPECT_EQ(test, fake_write(test, file, buf, sizeof(buf)),
+				-ENODEV);
+}
+
+static void reset_nobody_holds(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	vfmig_reset_done(fake->pdev);
+	expect_reset_outcome(test, fake, f);
+	/* A new migration works after it. */
+	KUNIT_EXPECT_EQ(test, fake_set_state(fake, S(STOP)), NULL);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+static void reset_while_mutex_held(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct vfmig_device *vdev = fake->vdev;
+	int baseline = vfmig_fake_baseline();
+	struct file *f = fake_set_state(fake, S(STOP_COPY));
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	/* We are the holder: reset_done must not wait for us. */
+	mutex_lock(&vdev->state_mutex);
+	vfmig_reset_done(fake->pdev);
+	KUNIT_EXPECT_TRUE(test, vdev->deferred_reset);
+	KUNIT_EXPECT_EQ(test, vdev->mig_state, S(STOP_COPY));
+	KUNIT_EXPECT_FALSE(test, fake_file_dead(f));
+	/* Twice: still one reset, applied once. */
+	vfmig_reset_done(fake->pdev);
+	vfmig_state_mutex_unlock(vdev);
+	KUNIT_EXPECT_FALSE(test, vdev->deferred_reset);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+static void reset_twice_in_a_row(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f;
+
+	fake_set_state(fake, S(STOP));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	vfmig_reset_done(fake->pdev);
+	vfmig_reset_done(fake->pdev);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
+/* Another thread holds the state mutex, stuck in the backend's stop(). */
+struct holder {
+	struct vfmig_fake *fake;
+	struct file *res;
+	struct completion done;
+};
+
+static int holder_fn(void *data)
+{
+	struct holder *h = data;
+
+	h->res = fake_set_state(h->fake, S(STOP_COPY));
+	complete(&h->done);
+	return 0;
+}
+
+static void reset_while_other_thread_holds(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct holder h = { .fake = fake };
+	struct task_struct *t;
+
+	init_completion(&h.done);
+	fake->block_stop = true;
+	t = kthread_run(holder_fn, &h, "vfmig-holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&fake->stop_entered);
+	/* The holder is inside set_state: reset_done must return at once. */
+	vfmig_reset_done(fake->pdev);
+	KUNIT_EXPECT_TRUE(test, fake->vdev->deferred_reset);
+	complete(&fake->stop_release);
+	wait_for_completion(&h.done);
+	/*
+	 * The request completed (the reset is ordered after it), and the
+	 * holder's unlock applied the reset: RUNNING, its new file dead.
+	 */
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(h.res));
+	expect_reset_outcome(test, fake, h.res);
+	fput(h.res);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+/* A reset in the middle of a device copy, as the reset path holds memory_lock. */
+static void reset_hook(struct vfmig_fake *fake)
+{
+	if (fake->io_hook_calls == 1)
+		vfmig_reset_done(fake->pdev);
+}
+
+static void reset_during_saving_read(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	fake->io_hook = reset_hook;
+	/* Header, INFO, then the first memory chunk hits the reset. */
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, NULL, 2 * FAKE_MEM_SIZE),
+			-ENODEV);
+	KUNIT_EXPECT_EQ(test, fake->io_hook_calls, 1);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+static void reset_during_resuming_write(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	size_t len;
+	u8 *stream;
+	struct file *f;
+
+	fake_set_state(fake, S(STOP));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	stream = vfmig_fake_stream(fake, 0x33, &len);
+	fake->io_hook = reset_hook;
+	/* The memory record is applied, the reset strikes inside it. */
+	fake_write(test, f, stream, len);
+	KUNIT_EXPECT_EQ(test, fake->io_hook_calls, 1);
+	expect_reset_outcome(test, fake, f);
+	/* Nothing more is accepted, and nothing can claim to be loaded. */
+	KUNIT_EXPECT_EQ(test, fake_write(test, f, stream, len), -ENODEV);
+	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_LOAD_REGS], 0);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+static void reset_leaves_error(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct file *f;
+
+	fake_set_state(fake, S(STOP));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	/* Nothing written: the load is refused, ERROR. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP))), -EINVAL);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
+	KUNIT_EXPECT_TRUE(test, fake_file_dead(f));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(RUNNING))),
+			-EINVAL);
+	vfmig_reset_done(fake->pdev);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(RUNNING));
+	fput(f);
+}
+
+static void close_ends_migration(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+	char buf[8];
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	vfmig_fake_close(fake);
+	/* The file outlives the device: dead, and safe to use and close. */
+	KUNIT_EXPECT_TRUE(test, fake_file_dead(f));
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)), -ENODEV);
+	fput(f);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
+/* ---- failure injection at every arc ---- */
+
+struct fail_case {
+	const char *name;
+	enum vfio_device_mig_state from, to;
+	unsigned int flags;
+	enum fake_call fail;
+	int err;
+	enum vfio_device_mig_state after;
+	int ncalls;
+	enum fake_call calls[5];
+};
+
+#define Q FAKE_QUIESCE
+#define UQ FAKE_UNQUIESCE
+#define ST FAKE_STOP
+#define GO FAKE_START
+#define SR FAKE_SAVE_REGS
+#define LR FAKE_LOAD_REGS
+#define NOP2P (VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY)
+
+static const struct fail_case fail_cases[] = {
+	/* Atomic failures: state and files as they were. */
+	{ "RUNNING->RUNNING_P2P quiesce", S(RUNNING), S(RUNNING_P2P), ALL_FLAGS,
+	  Q, -EBUSY, S(RUNNING), 1, { Q } },
+	{ "RUNNING_P2P->RUNNING unquiesce", S(RUNNING_P2P), S(RUNNING), ALL_FLAGS,
+	  UQ, -EBUSY, S(RUNNING_P2P), 1, { UQ } },
+	{ "RUNNING_P2P->STOP stop", S(RUNNING_P2P), S(STOP), ALL_FLAGS,
+	  ST, -EBUSY, S(RUNNING_P2P), 1, { ST } },
+	{ "STOP->RUNNING_P2P start", S(STOP), S(RUNNING_P2P), ALL_FLAGS,
+	  GO, -EBUSY, S(STOP), 1, { GO } },
+	{ "PRE_COPY->PRE_COPY_P2P quiesce", S(PRE_COPY), S(PRE_COPY_P2P),
+	  ALL_FLAGS, Q, -EBUSY, S(PRE_COPY), 1, { Q } },
+	{ "PRE_COPY_P2P->PRE_COPY unquiesce", S(PRE_COPY_P2P), S(PRE_COPY),
+	  ALL_FLAGS, UQ, -EBUSY, S(PRE_COPY_P2P), 1, { UQ } },
+	{ "PRE_COPY_P2P->STOP_COPY stop", S(PRE_COPY_P2P), S(STOP_COPY),
+	  ALL_FLAGS, ST, -EBUSY, S(PRE_COPY_P2P), 1, { ST } },
+	{ "PRE_COPY_P2P->STOP_COPY snapshot, start rolls back", S(PRE_COPY_P2P),
+	  S(STOP_COPY), ALL_FLAGS, SR, -EBUSY, S(PRE_COPY_P2P), 3,
+	  { ST, SR, GO } },
+	{ "STOP->STOP_COPY snapshot", S(STOP), S(STOP_COPY), ALL_FLAGS,
+	  SR, -EBUSY, S(STOP), 1, { SR } },
+	/* Without P2P the merged arcs roll their first step back. */
+	{ "RUNNING->STOP quiesce (no P2P)", S(RUNNING), S(STOP), NOP2P,
+	  Q, -EBUSY, S(RUNNING), 1, { Q } },
+	{ "RUNNING->STOP stop, unquiesce rolls back", S(RUNNING), S(STOP),
+	  NOP2P, ST, -EBUSY, S(RUNNING), 3, { Q, ST, UQ } },
+	{ "STOP->RUNNING start (no P2P)", S(STOP), S(RUNNING), NOP2P,
+	  GO, -EBUSY, S(STOP), 1, { GO } },
+	{ "STOP->RUNNING unquiesce, stop rolls back", S(STOP), S(RUNNING),
+	  NOP2P, UQ, -EBUSY, S(STOP), 3, { GO, UQ, ST } },
+	{ "PRE_COPY->STOP_COPY snapshot, both roll back", S(PRE_COPY),
+	  S(STOP_COPY), NOP2P, SR, -EBUSY, S(PRE_COPY), 5,
+	  { Q, ST, SR, GO, UQ } },
+	/* The backend cannot say what state it is in: ERROR. */
+	{ "RUNNING_P2P->STOP stop -EIO", S(RUNNING_P2P), S(STOP), ALL_FLAGS,
+	  ST, -EIO, S(ERROR), 1, { ST } },
+	{ "PRE_COPY->PRE_COPY_P2P quiesce -EIO", S(PRE_COPY), S(PRE_COPY_P2P),
+	  ALL_FLAGS, Q, -EIO, S(ERROR), 1, { Q } },
+	{ "RESUMING->STOP load registers", S(RESUMING), S(STOP), ALL_FLAGS,
+	  LR, -EBUSY, S(ERROR), 1, { LR } },
+};
+
+static void fail_desc(const struct fail_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(fail, fail_cases, fail_desc);
+
+static void fsm_failure_injection(struct kunit *test)
+{
+	const struct fail_case *c = test->param_value;
+	struct vfmig_fake *fake = vfmig_fake_create(test, c->flags);
+	int baseline = vfmig_fake_baseline();
+	struct file *held = NULL, *res;
+	int i;
+
+	if (c->from == S(RESUMING)) {
+		size_t len;
+		u8 *stream;
+
+		fake_set_state(fake, S(STOP));
+		held = fake_set_state(fake, S(RESUMING));
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(held));
+		stream = vfmig_fake_stream(fake, 0x11, &len);
+		KUNIT_ASSERT_EQ(test, fake_write(test, held, stream, len),
+				(ssize_t)len);
+	} else {
+		held = fake_set_state(fake, c->from);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(held));
+	}
+	KUNIT_ASSERT_EQ(test, fake_get_state(fake), c->from);
+	vfmig_fake_clear_calls(fake);
+	vfmig_fake_fail(fake, c->fail, 1, c->err);
+
+	res = fake_set_state(fake, c->to);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(res), c->err);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), c->after);
+	KUNIT_EXPECT_EQ(test, fake->ncalls, c->ncalls);
+	for (i = 0; i < min(c->ncalls, fake->ncalls); i++)
+		KUNIT_EXPECT_EQ_MSG(test, fake->calls[i], c->calls[i], "call %d", i);
+	if (held)
+		KUNIT_EXPECT_EQ(test, fake_file_dead(held), c->after == S(ERROR));
+	if (c->after == S(ERROR)) {
+		/* Only a reset leaves ERROR. */
+		KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(RUNNING))),
+				-EINVAL);
+		vfmig_reset_done(fake->pdev);
+		KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(RUNNING));
+	}
+	if (held)
+		fput(held);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
+static void fsm_rollback_fails(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, NOP2P);
+
+	/* stop fails, and so does the unquiesce that should undo quiesce. */
+	fake->fail_always = BIT(FAKE_STOP) | BIT(FAKE_UNQUIESCE);
+	fake->fail_errno = -EBUSY;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP))), -EIO);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
+	fake->fail_always = 0;
+	vfmig_reset_done(fake->pdev);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(RUNNING));
+}
+
+/* ---- races ---- */
+
+struct hammer {
+	struct vfmig_fake *fake;
+	atomic_t stop;
+	unsigned long ops;
+	unsigned long contended;
+	bool resetter;
+};
+
+static int hammer_fn(void *data)
+{
+	static const enum vfio_device_mig_state targets[] = {
+		S(RUNNING), S(RUNNING_P2P), S(STOP), S(STOP_COPY), S(RESUMING),
+		S(PRE_COPY), S(PRE_COPY_P2P), S(ERROR),
+	};
+	struct hammer *h = data;
+	struct file *f;
+
+	while (!atomic_read(&h->stop)) {
+		if (h->resetter) {
+			/* Did this reset meet a holder (the deferred path)? */
+			if (mutex_is_locked(&h->fake->vdev->state_mutex))
+				h->contended++;
+			vfmig_reset_done(h->fake->pdev);
+			usleep_range(10, 50);
+		} else {
+			f = fake_set_state(h->fake,
+					   targets[get_random_u32_below(ARRAY_SIZE(targets))]);
+			if (!IS_ERR_OR_NULL(f))
+				fput(f);
+		}
+		h->ops++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void race_set_state_and_reset(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct hammer h[3] = {};
+	struct task_struct *t[3];
+	int i;
+
+	fake->jitter = true;
+	for (i = 0; i < 3; i++) {
+		h[i].fake = fake;
+		h[i].resetter = i == 2;
+		t[i] = kthread_run(hammer_fn, &h[i], "vfmig-hammer-%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t[i]));
+		get_task_struct(t[i]);
+	}
+	msleep(2000);
+	for (i = 0; i < 3; i++)
+		atomic_set(&h[i].stop, 1);
+	for (i = 0; i < 3; i++) {
+		kthread_stop(t[i]);
+		put_task_struct(t[i]);
+		KUNIT_EXPECT_GT(test, h[i].ops, 10UL);
+	}
+	kunit_info(test, "set_state %lu + %lu, reset_done %lu (%lu deferred)\n",
+		   h[0].ops, h[1].ops, h[2].ops, h[2].contended);
+	KUNIT_EXPECT_GT_MSG(test, h[2].contended, 0UL,
+			    "no reset met a holder: the race was not exercised");
+	vfmig_reset_done(fake->pdev);
+	expect_reset_outcome(test, fake, NULL);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+static struct kunit_case reset_cases[] = {
+	KUNIT_CASE(reset_nobody_holds),
+	KUNIT_CASE(reset_while_mutex_held),
+	KUNIT_CASE(reset_twice_in_a_row),
+	KUNIT_CASE(reset_while_other_thread_holds),
+	KUNIT_CASE(reset_during_saving_read),
+	KUNIT_CASE(reset_during_resuming_write),
+	KUNIT_CASE(reset_leaves_error),
+	KUNIT_CASE(close_ends_migration),
+	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
+	KUNIT_CASE(fsm_rollback_fails),
+	KUNIT_CASE_SLOW(race_set_state_and_reset),
+	{}
+};
+
+static struct kunit_suite reset_suite = {
+	.name = "vfmig_reset",
+	.test_cases = reset_cases,
+};
+
+kunit_test_suite(reset_suite);
