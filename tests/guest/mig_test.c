@@ -1624,6 +1624,8 @@ static void test_sysfs_reset(struct dev *d)
 /*
  * struct churn - a thread running save cycles while resets fall on it
  * @d: the function
+ * @bar_only: no migration: read BAR2 through the VFIO region instead, to
+ *	tell vfmig's problems from the platform's
  * @stop: set by the main thread to end the loop
  * @cycles: cycles completed
  * @cut: reads that failed with ENODEV (a reset killed the fd)
@@ -1632,6 +1634,7 @@ static void test_sysfs_reset(struct dev *d)
  */
 struct churn {
 	struct dev *d;
+	bool bar_only;
 	atomic_bool stop;
 	unsigned int cycles;
 	unsigned int cut;
@@ -1653,6 +1656,11 @@ static void *churn_run(void *arg)
 	int dev = c->d->h.device, fd, ret;
 	ssize_t n;
 
+	while (!atomic_load(&c->stop) && c->bar_only) {
+		if (pread(dev, buf, sizeof(buf), c->d->bar2) < 0)
+			churn_bad(c, "region read", -errno);
+		c->cycles++;
+	}
 	while (!atomic_load(&c->stop)) {
 		/*
 		 * RUNNING -> STOP_COPY and back are valid from every state a
@@ -1689,12 +1697,13 @@ static void *churn_run(void *arg)
  * driver's deferred reset, for resets that land while the state mutex is
  * held, is what this exercises.
  */
-static void test_reset_churn(struct dev *d, bool use_sysfs)
+static void test_reset_churn(struct dev *d, bool use_sysfs, bool bar_only)
 {
-	const char *name = use_sysfs ?
+	const char *name = bar_only ?
+		"region reads in a thread, ioctl resets: no hang" : use_sysfs ?
 		"save cycles in a thread, ioctl and sysfs resets: no hang, no refused arc" :
 		"save cycles in a thread, ioctl resets: no hang, no refused arc";
-	struct churn c = { .d = d };
+	struct churn c = { .d = d, .bar_only = bar_only };
 	unsigned int resets = 0, sysfs = 0;
 	struct timespec ts, end;
 	pthread_t t;
@@ -1783,10 +1792,17 @@ static void group_resets(void)
  */
 static void group_churn(void)
 {
-	test_reset_churn(&dev_a, false);
+	test_reset_churn(&dev_a, false, false);
 	test_still_works(&dev_a, "ioctl resets racing save cycles");
-	test_reset_churn(&dev_a, true);
+	test_reset_churn(&dev_a, true, false);
 	test_still_works(&dev_a, "ioctl and sysfs resets racing save cycles");
+}
+
+/* The churn without migration: region reads instead of save cycles. */
+static void group_churn_bar(void)
+{
+	test_reset_churn(&dev_a, false, true);
+	test_still_works(&dev_a, "ioctl resets racing region reads");
 }
 
 static const struct {
@@ -1800,6 +1816,7 @@ static const struct {
 	{ "files", group_files, true },
 	{ "resets", group_resets, true },
 	{ "churn", group_churn, false },	/* for hunting races */
+	{ "churn-bar", group_churn_bar, false },
 };
 
 int main(int argc, char **argv)
