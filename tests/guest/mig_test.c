@@ -1787,7 +1787,7 @@ static void group_resets(void)
 /*
  * Not in the default run: thousands of resets racing save cycles wedged
  * the test VM (a CPU's local APIC timer stuck in service under TCG, see
- * Documentation/vfmigctl.md) in 3 of 7 runs, which looks like the
+ * Documentation/vfmigctl.md) in 3 of 19 runs, which looks like the
  * emulator rather than vfmig, and costs a whole VM timeout.
  */
 static void group_churn(void)
