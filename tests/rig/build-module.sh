@@ -46,12 +46,15 @@ else
 	exit 1
 fi
 
-# Guest programs: plain userspace C, built where they run.
+# Guest programs and tools: plain userspace C, built where they run, into
+# /opt/vfmig/bin, each from its one source file plus the shared tools/lib.
 cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE"
-progs=(uapi_test)
-for p in "${progs[@]}"; do
+libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
+progs=(tests/guest/uapi_test tests/guest/mig_test tools/vfmigctl/vfmigctl)
+for src in "${progs[@]}"; do
+	p=$(basename "$src")
 	if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin &&
-		gcc $cflags -o bin/$p tests/guest/$p.c tools/lib/vfio_open.c" >> "$blog" 2>&1; then
+		gcc $cflags -o bin/$p $src.c $libs" >> "$blog" 2>&1; then
 		tail -n 20 "$blog" >&2
 		echo "not ok - guest program $p builds # see $blog"
 		exit 1
@@ -64,4 +67,4 @@ if ! in_tree "$tree" sh -c "cd /opt/vfmig && gcc $cflags -static -o bin/ivshmem_
 	echo "not ok - guest program ivshmem_workload builds # see $blog"
 	exit 1
 fi
-echo "ok - guest programs build with -Wall -Wextra -Werror"
+echo "ok - guest programs and vfmigctl build with -Wall -Wextra -Werror"
