@@ -26,8 +26,9 @@ endif
 KERNEL_SOURCES = $(shell find drivers include tests/kunit -name '*.[ch]' 2>/dev/null | sort)
 USER_SOURCES = $(shell find tools tests/guest -name '*.[ch]' 2>/dev/null | sort)
 # Userspace C follows kernel style too, but uses the C library's types and
-# attributes: the kernel's u64 and __printf do not exist there.
-USER_IGNORE = PREFER_KERNEL_TYPES,PREFER_DEFINED_ATTRIBUTE_MACRO
+# attributes (the kernel's u64 and __printf do not exist there), and reaches
+# BARs through mmap, where volatile is the only accessor there is.
+USER_IGNORE = PREFER_KERNEL_TYPES,PREFER_DEFINED_ATTRIBUTE_MACRO,VOLATILE
 
 all: modules
 

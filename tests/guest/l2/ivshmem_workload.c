@@ -146,7 +146,7 @@ int main(void)
 
 			bad = round > 1 ? check(p, round - 1, page) : -1;
 			if (bad >= 0 && nbad++ < 4)
-				printf("VFMIG-L2-BAD round=%llu page=%zu word=%d found magic=%llx round=%llu page=%llu\n",
+				printf("VFMIG-L2-BAD round=%llu page=%zu word=%d holds %llx/%llu/%llu\n",
 				       (unsigned long long)round, page, bad,
 				       (unsigned long long)p[0],
 				       (unsigned long long)p[1],

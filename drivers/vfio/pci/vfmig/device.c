@@ -9,10 +9,13 @@
  * we must write them. Every access therefore happens inside
  * vfmig_access_begin()/vfmig_access_end(): vfio-pci-core's memory_lock
  * held for writing (no user mapping can fault in, no other BAR access
- * runs), memory decoding switched on if it was off, and put back as it was.
+ * runs), the function's device lock held (no reset runs), memory decoding
+ * switched on if it was off, and put back as it was.
  */
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/pci.h>
+#include <linux/sched/signal.h>
 
 #include "vfmig.h"
 
@@ -27,8 +30,9 @@
  *	function that was reset or unmapped under it.
  * @ctx: passed to @gate
  *
- * Takes memory_lock for writing. On success the caller must call
- * vfmig_access_end(); on failure the lock is not held.
+ * Takes memory_lock for writing and the function's device lock, so that
+ * no reset of any kind runs during the access. On success the caller must
+ * call vfmig_access_end(); on failure no lock is held.
  *
  * Return: 0, @gate's errno, or -EIO if the function is not in D0 or not
  * mapped.
@@ -41,19 +45,37 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 	const struct vfmig_backend *be = vdev->backend;
 	int ret;
 
-	down_write(&core->memory_lock);
-	ret = gate ? gate(ctx) : 0;
-	if (ret) {
+	for (;;) {
+		down_write(&core->memory_lock);
+		ret = gate ? gate(ctx) : 0;
+		if (ret) {
+			up_write(&core->memory_lock);
+			return ret;
+		}
+		/*
+		 * memory_lock keeps out vfio's own resets, not a reset from
+		 * sysfs or a bus reset through another function; every reset
+		 * holds the function's device lock. Only a trylock: the device
+		 * lock is also held across unbind, which waits for the user to
+		 * close the device, and closing disables the data files, which
+		 * @gate then sees.
+		 */
+		if (device_trylock(&pdev->dev))
+			break;
 		up_write(&core->memory_lock);
-		return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		usleep_range(500, 1000);
 	}
 	if (pdev->current_state != PCI_D0) {
+		device_unlock(&pdev->dev);
 		up_write(&core->memory_lock);
 		dev_warn_ratelimited(&pdev->dev, "vfmig: function is in D%d, its state cannot be accessed\n",
 				     pdev->current_state);
 		return -EIO;
 	}
 	if (!core->barmap[be->mem_bar] || !core->barmap[be->regs_bar]) {
+		device_unlock(&pdev->dev);
 		up_write(&core->memory_lock);
 		dev_warn_ratelimited(&pdev->dev, "vfmig: state BARs are not mapped\n");
 		return -EIO;
@@ -77,6 +99,7 @@ void vfmig_access_end(struct vfmig_device *vdev, u16 cmd)
 	lockdep_assert_held_write(&core->memory_lock);
 	if (!(cmd & PCI_COMMAND_MEMORY))
 		pci_write_config_word(vfmig_pdev(vdev), PCI_COMMAND, cmd);
+	device_unlock(&vfmig_pdev(vdev)->dev);
 	up_write(&core->memory_lock);
 }
 

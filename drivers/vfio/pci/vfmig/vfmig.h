@@ -8,12 +8,14 @@
  *	  migf->io_lock		one data-file operation at a time (migf.c)
  *	    mmap_lock		user copies, only under io_lock
  *	    memory_lock		vfio-pci-core's BAR lock, for device access
+ *	      device lock	(trylock only) keeps resets out of an access
  *	      migf->lock	a data file's "disabled" flag and error
  *
- * The reset path (reset_done) runs holding memory_lock for writing and
- * reaches the state machine only through mutex_trylock(state_mutex) and
- * the reset_lock hand-off (reset.c), which is why it never waits on a
- * lock above memory_lock. It disables data files under migf->lock alone.
+ * The reset path (reset_done) runs holding the device lock, and memory_lock
+ * for writing when vfio resets; it reaches the state machine only through
+ * mutex_trylock(state_mutex) and the reset_lock hand-off (reset.c), which is
+ * why it never waits on a lock above memory_lock. It disables data files
+ * under migf->lock alone.
  */
 #ifndef _VFMIG_H
 #define _VFMIG_H
