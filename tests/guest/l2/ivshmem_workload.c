@@ -64,6 +64,15 @@ static int check(const volatile uint64_t *p, uint64_t round, uint64_t page)
 	return -1;
 }
 
+static void report_bad(uint64_t round, size_t page, int word,
+		       const uint64_t *p)
+{
+	printf("VFMIG-L2-BAD round=%llu page=%zu word=%d holds %llx/%llu/%llu\n",
+	       (unsigned long long)round, page, word,
+	       (unsigned long long)p[0], (unsigned long long)p[1],
+	       (unsigned long long)p[2]);
+}
+
 static int find_device(char *dir, size_t len)
 {
 	char path[512], id[16];
@@ -146,11 +155,7 @@ int main(void)
 
 			bad = round > 1 ? check(p, round - 1, page) : -1;
 			if (bad >= 0 && nbad++ < 4)
-				printf("VFMIG-L2-BAD round=%llu page=%zu word=%d holds %llx/%llu/%llu\n",
-				       (unsigned long long)round, page, bad,
-				       (unsigned long long)p[0],
-				       (unsigned long long)p[1],
-				       (unsigned long long)p[2]);
+				report_bad(round, page, bad, p);
 			fill(p, round, page);
 		}
 		if (round > 1 && regs[INTRMASK] != (uint32_t)(round - 1) &&
