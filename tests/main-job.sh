@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # vfmig's main job, from nothing: set up the host, build the module, boot
-# the test VM, load vfmig, bind an ivshmem-plain function with
-# driver_override, hand it to a nested QEMU and print a short report.
+# the test VM, load vfmig, bind two ivshmem-plain functions with
+# driver_override, live-migrate a running nested guest that writes into the
+# device memory from one to the other with QEMU, and print a short report
+# (what moved, how long, downtime, whether the destination verified it).
 # Must run as root.
 set -uo pipefail
 . "$(dirname "$0")/rig/lib.sh"

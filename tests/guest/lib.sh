@@ -179,3 +179,25 @@ for k in sys.argv[2].split("."):
     v = v.get(k, {}) if isinstance(v, dict) else {}
 print(v if v != {} else "?")' "$1" "$2"
 }
+
+# live_migrate SRC DST BDF : start VM DST on BDF waiting on TCP, migrate VM
+# SRC into it; query-migrate's final reply in MIG_RES. Succeeds when QEMU
+# says completed.
+live_migrate() {
+	vm_start "$2" "$3" -incoming tcp:127.0.0.1:4444
+	sleep 2
+	# QEMU counts MIG_DATA_SIZE (the whole BAR, until dirty tracking) as
+	# pending at switchover; at the few tens of MB/s of nested TCG its
+	# 300 ms default would never be met. The real downtime is reported.
+	qmp "$1" migrate-set-parameters '{"downtime-limit": 20000}' > /dev/null
+	qmp "$1" migrate '{"uri": "tcp:127.0.0.1:4444"}' > /dev/null
+	MIG_RES=$(timeout 320 "$QMP" "/tmp/$1.qmp" wait-migration 300)
+	[ "$(mig_field "$MIG_RES" status)" = completed ]
+}
+
+# guest_verified NAME : the nested guest checked every page twice over on
+# this side and never found one that did not hold what it last wrote.
+guest_verified() {
+	wait_console "$1" "VFMIG-L2-CHECK" 3 180 &&
+		[ "$(console_count "$1" "VFMIG-L2-BAD\|CHECK.*BAD")" -eq 0 ]
+}
