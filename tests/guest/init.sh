@@ -27,7 +27,17 @@ if modprobe kvm_amd 2>/dev/null && [ -c /dev/kvm ]; then
 	qemu-system-x86_64 -M none -accel kvm -nodefaults -display none \
 		-monitor none -serial none -S > /dev/null 2>&1 &
 fi
-/opt/vfmig/tests/guest/run-tests.sh "${VFMIG_GUEST_SUITES:-all}" 2>&1 |
+# A watchdog for runs that stall: what runs, and the last kernel words.
+(
+	while sleep 120; do
+		echo "VFMIG-WATCHDOG uptime $(cut -d' ' -f1 /proc/uptime)s"
+		ps -eo pid,stat,pcpu,etime,wchan:20,args --sort=-pcpu | head -n 12 |
+			cut -c1-150 | sed 's/^/VFMIG-WATCHDOG /'
+		dmesg | tail -n 5 | sed 's/^/VFMIG-WATCHDOG /'
+	done
+) > /dev/console 2>&1 &
+# shellcheck disable=SC2086 # a list of suite names
+/opt/vfmig/tests/guest/run-tests.sh ${VFMIG_GUEST_SUITES:-all} 2>&1 |
 	tee /results/guest.log
 rc=${PIPESTATUS[0]}
 dmesg > /results/dmesg.log 2>/dev/null

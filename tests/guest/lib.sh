@@ -201,3 +201,10 @@ guest_verified() {
 	wait_console "$1" "VFMIG-L2-CHECK" 3 180 &&
 		[ "$(console_count "$1" "VFMIG-L2-BAD\|CHECK.*BAD")" -eq 0 ]
 }
+
+# keep_logs : the nested VMs' consoles and QEMU's error output, into the
+# results the host keeps.
+keep_logs() {
+	mkdir -p /results/qemu
+	cp /tmp/*.console /tmp/*.err /results/qemu/ 2>/dev/null
+}

@@ -23,11 +23,6 @@ report() {
 		echo "# $1: error: $(mig_field "$2" error-desc)"
 }
 
-# keep_logs : QEMU's consoles and error output, into the results.
-keep_logs() {
-	mkdir -p /results/qemu
-	cp /tmp/*.console /tmp/*.err /results/qemu/ 2>/dev/null
-}
 
 # --- live migration over TCP, A -> B ---
 vm_start src "$A"

@@ -33,6 +33,7 @@ mem=${VFMIG_VM_MEM:-4G}
 smp=${VFMIG_VM_SMP:-1}
 limit=${VFMIG_VM_TIMEOUT:-1500}
 tries=${VFMIG_BOOT_TRIES:-3}
+stall=${VFMIG_STALL:-300}
 # Multi-threaded TCG. Single-threaded TCG avoids the "Oops: int3" boot flake
 # (shared notes) but a nested KVM guest then makes almost no progress (an L2
 # boot did not finish in 200 s, against 13 s multi-threaded), so we keep
@@ -44,14 +45,54 @@ accel=${VFMIG_ACCEL:-tcg}
 res=$VFMIG_OUT/results
 console=$VFMIG_OUT/console.log
 
+# stall_watch PID : the guest prints a watchdog line every 120 s; a console
+# silent for VFMIG_STALL seconds means the VM itself is wedged (seen: a
+# vCPU with its timer interrupt stuck in service, so no sleep ever ends).
+# Dump what QEMU knows and end the VM, so the run fails fast and says so.
+stall_watch() {
+	local pid=$1 last=0 size quiet=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 10
+		size=$(stat -c %s "$console" 2>/dev/null || echo 0)
+		if [ "$size" != "$last" ]; then
+			last=$size
+			quiet=0
+			continue
+		fi
+		quiet=$((quiet + 10))
+		[ "$quiet" -lt "$stall" ] && continue
+		python3 - "$VFMIG_OUT/monitor.sock" > "$VFMIG_OUT/stall-dump.txt" 2>&1 <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(2)
+for cmd in ('info status', 'info cpus', 'info registers -a', 'info lapic'):
+    s.send((cmd + '\n').encode())
+    time.sleep(1)
+    try:
+        print(s.recv(1 << 20).decode(errors='replace'))
+    except OSError:
+        pass
+PY
+		echo "VFMIG-RIG-STALL no console output for ${quiet}s" >> "$console"
+		kill "$pid"
+		return
+	done
+}
+
 run_once() {
 	rm -rf "$res"
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
+	: > "$console"
+	rm -f "$VFMIG_OUT/qemu.pid"
+	(sleep 5; stall_watch "$(cat "$VFMIG_OUT/qemu.pid" 2>/dev/null || echo 0)") &
 	timeout --foreground "$limit" qemu-system-x86_64 \
 		-M q35 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 		-nodefaults -display none -no-reboot \
 		-serial "file:$console" \
+		-monitor "unix:$VFMIG_OUT/monitor.sock,server=on,wait=off" \
+		-pidfile "$VFMIG_OUT/qemu.pid" \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-kernel "$tree/boot/vmlinuz-$kver" -initrd "$initrd/l1.cpio.gz" \
 		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4" \
@@ -89,7 +130,9 @@ if ! grep -q VFMIG-GUEST-INIT "$console"; then
 	exit 1
 fi
 if ! grep -q VFMIG-GUEST-DONE "$console"; then
-	if grep -qE 'Kernel panic|Oops' "$console"; then
+	if grep -q VFMIG-RIG-STALL "$console"; then
+		echo "not ok - test VM stays responsive through the tests # the test VM itself stalled (no console output for ${stall}s), QEMU state in $VFMIG_OUT/stall-dump.txt"
+	elif grep -qE 'Kernel panic|Oops' "$console"; then
 		echo "not ok - test VM stays up through the tests # the test VM itself crashed (kernel panic), see $console"
 	else
 		echo "not ok - test VM finishes the tests within ${limit}s # timed out, see $console"

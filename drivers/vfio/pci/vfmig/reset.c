@@ -32,7 +32,7 @@ void vfmig_reset_state(struct vfmig_device *vdev)
 	lockdep_assert_held(&vdev->state_mutex);
 	if (vdev->mig_state != VFIO_DEVICE_STATE_RUNNING || vdev->saving_migf ||
 	    vdev->resuming_migf)
-		pci_info(vfmig_pdev(vdev), "vfmig: reset in %s ends the migration: state RUNNING, data files closed\n",
+		pci_info(vfmig_pdev(vdev), "vfmig: reset or close in %s ends the migration: state RUNNING, data files closed\n",
 			 vfmig_state_name(vdev->mig_state));
 	if (vdev->saving_migf) {
 		vfmig_migf_disable(vdev->saving_migf);
