@@ -58,5 +58,11 @@ s=$(date +%s)
 bash "$VFMIG_TOP/tests/kunit/run.sh" | tee -a "$tap"
 log "KUnit (UML): $(($(date +%s) - s))s"
 
-bash "$rig/boot.sh" all | tee -a "$tap"
+bash "$rig/boot.sh" all | tee "$VFMIG_OUT/vm.tap" | tee -a "$tap"
+# boot.sh says "not ok" for the VM's own failures; a rig that died before
+# it could say anything must still fail the run.
+if [ "${PIPESTATUS[0]}" -ne 0 ] && ! grep -q '^not ok' "$VFMIG_OUT/vm.tap"; then
+	echo "not ok - the test VM suites ran # boot.sh failed, see the output above" |
+		tee -a "$tap"
+fi
 finish

@@ -5,7 +5,7 @@
 . /opt/vfmig/tests/guest/lib.sh
 
 suites=("$@")
-[ "${suites[0]:-all}" = all ] && suites=(passthrough migration qemu failures)
+[ "${suites[0]:-all}" = all ] && suites=(passthrough migration faults qemu failures)
 for s in "${suites[@]}"; do
 	echo "# suite $s"
 	. "/opt/vfmig/tests/guest/suite-$s.sh"

@@ -86,9 +86,11 @@ static int vfmig_call(struct vfmig_device *vdev,
 	if (!op)
 		return 0;
 	ret = op(vdev);
-	if (ret)
+	if (ret) {
 		pci_warn(vfmig_pdev(vdev), "vfmig: %s backend: %s failed: %d\n",
 			 vdev->backend->name, what, ret);
+		vfmig_note_error(vdev, ret, what);
+	}
 	return ret;
 }
 
@@ -166,6 +168,15 @@ static struct file *vfmig_step(struct vfmig_device *vdev,
 	int ret = -EINVAL;
 
 	lockdep_assert_held(&vdev->state_mutex);
+
+	ret = vfmig_fault_arc(vdev, cur, new);
+	if (ret) {
+		vfmig_note_error(vdev, ret, "fault injection: the arc failed on request");
+		if (ret == -EIO)
+			vfmig_enter_error(vdev, "fault injection");
+		return ERR_PTR(ret);
+	}
+	ret = -EINVAL;
 
 #define ARC(from, to) \
 	(cur == VFIO_DEVICE_STATE_##from && new == VFIO_DEVICE_STATE_##to)
@@ -335,6 +346,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 {
 	mutex_init(&vdev->state_mutex);
 	spin_lock_init(&vdev->reset_lock);
+	vfmig_faults_init(vdev);
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->core_device.vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |
 						 VFIO_MIGRATION_P2P |

@@ -101,6 +101,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(vdev);
 	vdev->backend = backend;
 	vfmig_mig_init(vdev);
+	vfmig_debugfs_add(vdev);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
 		vdev->bar_size[bar] = pci_resource_len(pdev, bar);
 
@@ -126,6 +127,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	return 0;
 
 out_put:
+	vfmig_debugfs_remove(vdev);
 	vfio_put_device(&vdev->core_device.vdev);
 	return ret;
 }
@@ -135,6 +137,7 @@ static void vfmig_remove(struct pci_dev *pdev)
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
 
 	vfio_pci_core_unregister_device(core);
+	vfmig_debugfs_remove(container_of(core, struct vfmig_device, core_device));
 	vfio_put_device(&core->vdev);
 }
 
@@ -159,7 +162,25 @@ static struct pci_driver vfmig_pci_driver = {
 	.err_handler = &vfmig_err_handlers,
 	.driver_managed_dma = true,
 };
-module_pci_driver(vfmig_pci_driver);
+
+static int __init vfmig_init(void)
+{
+	int ret;
+
+	vfmig_debugfs_init();
+	ret = pci_register_driver(&vfmig_pci_driver);
+	if (ret)
+		vfmig_debugfs_exit();
+	return ret;
+}
+module_init(vfmig_init);
+
+static void __exit vfmig_exit(void)
+{
+	pci_unregister_driver(&vfmig_pci_driver);
+	vfmig_debugfs_exit();
+}
+module_exit(vfmig_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vfio-pci variant driver giving PCI functions live migration");

@@ -119,9 +119,11 @@ static void migf_set_error(struct vfmig_migf *migf, int err, const char *why)
 	if (first)
 		migf->error = err;
 	mutex_unlock(&migf->lock);
-	if (first)
+	if (first) {
 		pci_warn(vfmig_pdev(migf->vdev), "vfmig: %s stream failed: %s (%d)\n",
 			 migf->saving ? "saving" : "resuming", why, err);
+		vfmig_note_error(migf->vdev, err, why);
+	}
 	wake_up_interruptible_all(&migf->wq);
 }
 
@@ -323,6 +325,8 @@ static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
 	 */
 	if (migf_live(migf) == -ENODEV)
 		ret = -ENODEV;
+	if (done && ret != -ENODEV)
+		vfmig_account(migf->vdev, true, migf->consumed, done);
 	mutex_unlock(&migf->io_lock);
 	if (ret == -ENODEV)
 		return ret;
@@ -584,6 +588,8 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 	}
 	if (p->error && ret == p->error)
 		migf_set_error(migf, ret, p->why);
+	if (done && !ret)
+		vfmig_account(migf->vdev, false, p->pos, done);
 	mutex_unlock(&migf->io_lock);
 	return ret ? ret : done;
 }
@@ -684,6 +690,10 @@ int vfmig_resuming_finish(struct vfmig_migf *migf)
 		ret = -EINVAL;
 		why = "the stream carries no register record";
 	}
+	if (!ret && vfmig_fault_resume(vdev)) {
+		ret = -EINVAL;
+		why = "fault injection: the stream is refused on request";
+	}
 	if (!ret) {
 		ret = vfmig_access_begin(vdev, &cmd, NULL, NULL);
 		if (!ret) {
@@ -694,8 +704,10 @@ int vfmig_resuming_finish(struct vfmig_migf *migf)
 			why = "the registers could not be loaded";
 	}
 	mutex_unlock(&migf->io_lock);
-	if (ret)
+	if (ret) {
 		pci_warn(pdev, "vfmig: RESUMING->STOP refused: %s (%d)\n", why,
 			 ret);
+		vfmig_note_error(vdev, ret, why);
+	}
 	return ret;
 }

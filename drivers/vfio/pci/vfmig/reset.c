@@ -91,6 +91,7 @@ void vfmig_reset_done(struct pci_dev *pdev)
 
 	if (!vdev)
 		return;
+	atomic_inc(&vdev->faults.resets);
 	spin_lock(&vdev->reset_lock);
 	vdev->deferred_reset = true;
 	if (!mutex_trylock(&vdev->state_mutex)) {

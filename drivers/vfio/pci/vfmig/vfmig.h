@@ -22,10 +22,47 @@
 
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/vfio_pci_core.h>
 #include <vfmig/backend.h>
 
 struct vfmig_migf;
+struct dentry;
+
+/**
+ * struct vfmig_faults - debugfs status and fault injection (debugfs.c)
+ * @lock: protects the fields below but the atomics
+ * @dir: the device's debugfs directory
+ * @arc_from: the arc to fail: its start
+ * @arc_to: its end
+ * @arc_err: the negative errno it fails with; 0: none
+ * @fail_resume: the next RESUMING -> STOP refuses the stream
+ * @reset_save_at: reset the function when a saving file has read this many
+ *	bytes; 0: never
+ * @reset_load_at: the same for a resuming file
+ * @reset_work: runs the reset outside the data path
+ * @bytes_saved: bytes userspace read from saving files
+ * @bytes_loaded: bytes userspace wrote to resuming files
+ * @resets: resets of the function seen by reset_done
+ * @last_errno: the last error reported, or 0
+ * @last_error: what it was
+ */
+struct vfmig_faults {
+	spinlock_t lock;	/* see @lock above */
+	struct dentry *dir;
+	int arc_from;
+	int arc_to;
+	int arc_err;
+	bool fail_resume;
+	u64 reset_save_at;
+	u64 reset_load_at;
+	struct work_struct reset_work;
+	atomic64_t bytes_saved;
+	atomic64_t bytes_loaded;
+	atomic_t resets;
+	int last_errno;
+	char last_error[128];
+};
 
 /**
  * struct vfmig_device - a PCI function bound to vfmig
@@ -47,6 +84,7 @@ struct vfmig_migf;
  * @deferred_reset: a reset happened while @state_mutex was held by
  *	someone else; the holder applies it when it unlocks. A bool of its
  *	own, never a bitfield sharing storage with fields under other locks.
+ * @faults: debugfs status and fault injection
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core_device;
@@ -61,6 +99,8 @@ struct vfmig_device {
 
 	spinlock_t reset_lock;		/* see @reset_lock above */
 	bool deferred_reset;
+
+	struct vfmig_faults faults;
 };
 
 static inline struct pci_dev *vfmig_pdev(struct vfmig_device *vdev)
@@ -85,6 +125,18 @@ void vfmig_reset_state(struct vfmig_device *vdev);
 void vfmig_reset_done(struct pci_dev *pdev);
 pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 				      pci_channel_state_t state);
+
+/* debugfs.c */
+void vfmig_debugfs_init(void);
+void vfmig_debugfs_exit(void);
+void vfmig_faults_init(struct vfmig_device *vdev);
+void vfmig_debugfs_add(struct vfmig_device *vdev);
+void vfmig_debugfs_remove(struct vfmig_device *vdev);
+void vfmig_note_error(struct vfmig_device *vdev, int err, const char *why);
+int vfmig_fault_arc(struct vfmig_device *vdev, enum vfio_device_mig_state from,
+		    enum vfio_device_mig_state to);
+bool vfmig_fault_resume(struct vfmig_device *vdev);
+void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n);
 
 /* device.c: access to the function's state BARs */
 int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,

@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Suite "faults" (sourced by run-tests.sh): the debugfs status and fault
+# injection (Documentation/fault-injection.md), driven with vfmigctl.
+
+mapfile -t devs < <(ivshmem_devices)
+A=${devs[0]}
+B=${devs[1]}
+ctl=$VFMIG_BIN/vfmigctl
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+modprobe "$VFMIG_MODULE"
+bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"
+dA=/sys/kernel/debug/vfmig/$A
+dB=/sys/kernel/debug/vfmig/$B
+check "debugfs has a directory per function" "no $dA" \
+	test -r "$dA/status" -a -w "$dA/fail_arc" -a -w "$dB/reset_at"
+check "status reads RUNNING at rest" "$(head -n 1 "$dA/status")" \
+	grep -q '^state: RUNNING' "$dA/status"
+check "a good save works and is counted" "$($ctl save "$A" /tmp/f.bin 2>&1 | tail -n 1)" \
+	eval '$ctl save "$A" /tmp/f.bin > /dev/null 2>&1 && grep -q "^bytes_saved: [1-9]" "$dA/status"'
+
+check "fail_arc refuses a malformed request" "accepted" \
+	eval '! echo "STOP NOWHERE 5" > "$dA/fail_arc" 2>/dev/null'
+echo "STOP STOP_COPY 16" > "$dA/fail_arc"
+check "fail_arc: the save fails at STOP -> STOP_COPY" "it worked" \
+	eval '! $ctl save "$A" /tmp/f2.bin > /dev/null 2>&1'
+check "fail_arc: the failure is logged as injected" "no log line" \
+	eval 'dmesg | grep -q "$A: vfmig: fault injection: arc STOP -> STOP_COPY fails with -16"'
+check "fail_arc: the status shows the last error" "$(grep last_error "$dA/status")" \
+	grep -q '^last_error: -16' "$dA/status"
+check "fail_arc fires once: the next save works" "failed again" \
+	eval '$ctl reset "$A" > /dev/null 2>&1; $ctl save "$A" /tmp/f2.bin > /dev/null 2>&1'
+
+echo 1 > "$dB/fail_resume"
+check "fail_resume: a good stream is refused at RESUMING -> STOP" "it loaded" \
+	eval '! $ctl load "$B" /tmp/f.bin > /dev/null 2>&1'
+# (vfmigctl has closed the device since, which reset it to RUNNING.)
+check "fail_resume: the log and the status say why" "$(grep last_error "$dB/status")" \
+	eval 'grep -q "^last_error: -22 fault injection" "$dB/status" && dmesg | grep -q "$B: vfmig: RESUMING->STOP refused: fault injection"'
+$ctl reset "$B" > /dev/null 2>&1
+check "fail_resume fires once: the load then works" "failed again" \
+	$ctl load "$B" /tmp/f.bin
+
+r0=$(awk '/^resets:/ {print $2}' "$dA/status")
+echo "save 4194304" > "$dA/reset_at"
+check "reset_at: a save is cut short by a real reset" "it completed" \
+	eval '! $ctl save "$A" /tmp/f3.bin > /dev/null 2>&1'
+check "reset_at: the reset was counted and the device is RUNNING" "$(cat "$dA/status" | tr '\n' ' ')" \
+	eval '[ "$(awk "/^resets:/ {print \$2}" "$dA/status")" -gt "$r0" ] && grep -q "^state: RUNNING" "$dA/status"'
+check "after the injected reset a save works" "failed" \
+	$ctl save "$A" /tmp/f3.bin
+echo "load 1048576" > "$dB/reset_at"
+check "reset_at: a load is cut short by a real reset" "it completed" \
+	eval '! $ctl load "$B" /tmp/f.bin > /dev/null 2>&1'
+check "after the injected reset a load works" "failed" $ctl load "$B" /tmp/f.bin
+rm -f /tmp/f.bin /tmp/f2.bin /tmp/f3.bin
+unbind "$A" > /dev/null
+unbind "$B" > /dev/null
+check "modprobe -r removes the debugfs directory" "still there" \
+	eval 'modprobe -r "$VFMIG_MODULE" && [ ! -e /sys/kernel/debug/vfmig ]'
