@@ -232,6 +232,34 @@ static void close_ends_migration(struct kunit *test)
 	vfmig_fake_expect_no_files(test, baseline);
 }
 
+static void error_detected_fails_files(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+	char buf[16];
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	/* A normal channel changes nothing. */
+	KUNIT_EXPECT_EQ(test, vfmig_error_detected(fake->pdev,
+						   pci_channel_io_normal),
+			PCI_ERS_RESULT_CAN_RECOVER);
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)),
+			(ssize_t)sizeof(buf));
+	/* A frozen one: the state cannot be trusted, the save fails. */
+	KUNIT_EXPECT_EQ(test, vfmig_error_detected(fake->pdev,
+						   pci_channel_io_frozen),
+			PCI_ERS_RESULT_CAN_RECOVER);
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)), -EIO);
+	KUNIT_EXPECT_TRUE(test, f->f_op->poll(f, NULL) & EPOLLERR);
+	/* The recovery reset then ends the migration. */
+	vfmig_reset_done(fake->pdev);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
 /* ---- failure injection at every arc ---- */
 
 struct fail_case {
@@ -445,6 +473,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(reset_during_resuming_write),
 	KUNIT_CASE(reset_leaves_error),
 	KUNIT_CASE(close_ends_migration),
+	KUNIT_CASE(error_detected_fails_files),
 	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
 	KUNIT_CASE(fsm_rollback_fails),
 	KUNIT_CASE_SLOW(race_set_state_and_reset),

@@ -89,7 +89,7 @@ static int vfmig_call(struct vfmig_device *vdev,
 	if (ret) {
 		pci_warn(vfmig_pdev(vdev), "vfmig: %s backend: %s failed: %d\n",
 			 vdev->backend->name, what, ret);
-		vfmig_note_error(vdev, ret, what);
+		vfmig_note_error(vdev, ret, "a backend callback failed");
 	}
 	return ret;
 }
