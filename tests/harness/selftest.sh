@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The harness's own tests: tapcheck.py fed with recorded logs (logs/), good
+# and bad, and lib.sh's run_tap and suite runner driven live on the host
+# with programs that crash, exit early or never plan. A bad log must come
+# out as a failure that names what went wrong; a good one as a pass.
+# Prints TAP with its plan; exits non-zero if a case did not hold.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+check=$here/tapcheck.py
+logs=$here/logs
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+failed=0
+echo "1..22"
+
+# expect NAME RC PATTERN... -- CHECKER ARGS... : tapcheck.py must exit with
+# RC and print a line matching every PATTERN (an extended regex), and none
+# matching a PATTERN written !REGEX.
+expect() {
+	local name=$1 want=$2 rc pats=() p why=
+	shift 2
+	while [ "$1" != -- ]; do
+		pats+=("$1")
+		shift
+	done
+	shift
+	python3 "$check" "$@" > "$tmp/out" 2>&1
+	rc=$?
+	[ "$rc" = "$want" ] || why="exit $rc, expected $want"
+	for p in "${pats[@]}"; do
+		case $p in
+		!*) ! grep -qE -- "${p#!}" "$tmp/out" ||
+			why="${why:+$why; }a line matches /${p#!}/" ;;
+		*) grep -qE -- "$p" "$tmp/out" ||
+			why="${why:+$why; }no line matching /$p/" ;;
+		esac
+	done
+	n=$((n + 1))
+	if [ -z "$why" ]; then
+		echo "ok $n - harness: $name"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - harness: $name # $why"
+		sed 's/^/# | /' "$tmp/out"
+	fi
+}
+
+kunit=(--prefix kunit --plans-to-depth 1)
+
+expect "a good KUnit log passes, every case counted" 0 \
+	'^ok - kunit vfmig_stream / stream_records / unknown mandatory record$' \
+	'^ok - kunit vfmig_reset / reset_while_mutex_held$' \
+	-- "${kunit[@]}" --expect vfmig_stream,vfmig_reset \
+	--kernel-log "$logs/kunit-good.ktap" "$logs/kunit-good.ktap"
+expect "a panic mid-suite keeps the failure already printed" 1 \
+	'^not ok - kunit vfmig_reset / reset_while_mutex_held ' \
+	-- "${kunit[@]}" "$logs/kunit-panic-mid-suite.ktap"
+expect "a panic mid-suite: the suite ran short of its plan" 1 \
+	'^not ok - kunit vfmig_reset: runs its plan # planned 4, ran 3' \
+	'^not ok - kunit vfmig_reset: ends # ' \
+	'^not ok - kunit top level: runs its plan # planned 2, ran 1' \
+	-- "${kunit[@]}" "$logs/kunit-panic-mid-suite.ktap"
+expect "a panic mid-suite: the panic is named, with the suite" 1 \
+	'^not ok - kunit kernel log has no kernel panic # .*:15 during vfmig_reset: Kernel panic' \
+	-- "${kunit[@]}" --kernel-log "$logs/kunit-panic-mid-suite.ktap" \
+	"$logs/kunit-panic-mid-suite.ktap"
+expect "a hang (no more output) is a suite that never ended" 1 \
+	'^not ok - kunit vfmig_reset: runs its plan # planned 4, ran 1' \
+	'^not ok - kunit vfmig_reset: ends # ' \
+	-- "${kunit[@]}" "$logs/kunit-hang.ktap"
+expect "a suite missing from the build is named" 1 \
+	'^not ok - kunit vfmig_reset: runs # expected at the top level, never ran' \
+	-- "${kunit[@]}" --expect vfmig_stream,vfmig_reset "$logs/kunit-missing-suite.ktap"
+expect "a WARNING between two passing cases fails the run" 1 \
+	'^not ok - kunit kernel log has no WARNING # .* during vfmig_reset: WARNING: CPU: 0 PID: 52 at drivers/vfio/pci/vfmig/fsm.c' \
+	'^ok - kunit vfmig_reset / reset_while_mutex_held$' \
+	-- "${kunit[@]}" --kernel-log "$logs/kunit-splat-between-passes.ktap" \
+	"$logs/kunit-splat-between-passes.ktap"
+expect "a WARNING's own call trace is not a second splat" 1 \
+	'!no call trace' \
+	-- "${kunit[@]}" --kernel-log "$logs/kunit-splat-between-passes.ktap" \
+	"$logs/kunit-splat-between-passes.ktap"
+expect "a real KUnit run (6.12.117, UML) with a boot-time WARNING fails" 1 \
+	'^not ok - kunit kernel log has no WARNING # .*arch/um/drivers/virt-pci.c' \
+	'^ok - kunit vfmig_reset / race_set_state_and_reset$' \
+	'!runs its plan' '!declares its plan' \
+	-- "${kunit[@]}" --expect vfmig_stream,vfmig_fsm,vfmig_reset \
+	--kernel-log "$logs/kunit-recorded-6.12.117.log" \
+	"$logs/kunit-recorded-6.12.117.log"
+expect "a suite without a plan fails" 1 \
+	'^not ok - kunit vfmig_stream: declares its plan # no "1..N" line, ran 1' \
+	-- "${kunit[@]}" "$logs/kunit-no-plan.ktap"
+expect "every kind of kernel report is found" 1 \
+	'kernel log has no lockdep # .*:2 during migration: ' \
+	'kernel log has no KASAN # ' 'kernel log has no UBSAN # ' \
+	'kernel log has no hung task # ' 'kernel log has no RCU stall # ' \
+	'kernel log has no kmemleak # ' 'kernel log has no BUG # .*NULL pointer' \
+	'kernel log has no oops # ' 'kernel log has no soft lockup # ' \
+	'kernel log has no kernel panic # ' \
+	-- --prefix vm --kernel-log "$logs/kernel-splats.log" "$logs/guest-good.log"
+expect "a clean kernel log and a good guest log pass" 0 \
+	'^ok - vm passthrough / uapi_test / dev.region_info$' \
+	'^ok - vm passthrough / uapi_test / dev.reset # SKIP no reset method$' \
+	'^ok - vm kernel log kernel-clean.log has no splat$' \
+	-- --prefix vm --expect passthrough,faults \
+	--kernel-log "$logs/kernel-clean.log" "$logs/guest-good.log"
+expect "a C program killed half-way: its plan and its signal" 1 \
+	'^not ok - vm migration / mig_test: runs its plan # planned 40, ran 2' \
+	-- --prefix vm "$logs/guest-crashed-program.log"
+expect "a C program that exits non-zero with every result passed" 1 \
+	'^not ok - vm migration / mig_test # exit status 1 ' \
+	-- --prefix vm "$logs/guest-program-exit.log"
+expect "a suite that ended early (syntax error)" 1 \
+	'^not ok - vm passthrough: runs its plan # planned 19, ran 2' \
+	'^not ok - vm passthrough # suite exit status 2' \
+	'^ok - vm faults / debugfs has a directory per function$' \
+	-- --prefix vm "$logs/guest-suite-ended-early.log"
+expect "the test VM died mid-suite" 1 \
+	'^not ok - vm migration / mig_test: runs its plan # planned 40, ran 1' \
+	'^not ok - vm migration: ends # ' '^not ok - vm top level: runs its plan # planned 3, ran 1' \
+	-- --prefix vm --expect passthrough,migration,faults "$logs/guest-vm-died.log"
+expect "no results at all" 1 '^not ok - vm results exist # ' \
+	-- --prefix vm /dev/null
+
+# Live: the guest's own lib.sh, on the host, with real programs.
+# suite NAME BODY... : a suite script that sources lib.sh; prints its path.
+suite() {
+	local f=$tmp/$1.sh
+	shift
+	{
+		echo ". '$top/tests/guest/lib.sh'"
+		printf '%s\n' "$@"
+	} > "$f"
+	echo "$f"
+}
+# as_guest SUITE... : run suites as run-tests.sh does, into $tmp/guest.log.
+as_guest() {
+	(
+		. "$top/tests/guest/lib.sh"
+		echo "KTAP version 1"
+		plan $#
+		for s in "$@"; do
+			echo "    # Subtest: $(basename "$s" .sh)"
+			bash "$s" 2>&1 | sed -u 's/^/    /'
+			rc=${PIPESTATUS[0]}
+			if [ "$rc" -eq 0 ]; then ok "$(basename "$s" .sh)"
+			else not_ok "$(basename "$s" .sh)" "suite exit status $rc"; fi
+		done
+		done_testing
+	) > "$tmp/guest.log" 2>&1
+}
+cat > "$tmp/segv.sh" <<'SH'
+echo "TAP version 13"; echo "1..5"; echo "ok 1 a"; echo "ok 2 b"; kill -SEGV $$
+SH
+s1=$(suite s1 'plan 2' "run_tap prog bash '$tmp/segv.sh'" 'ok "after"' done_testing)
+as_guest "$s1"
+expect "run_tap: a program killed by SIGSEGV fails, with its plan" 1 \
+	'^not ok - vm s[0-9] / prog # killed by signal 11' \
+	'^not ok - vm s[0-9] / prog: runs its plan # planned 5, ran 2' \
+	-- --prefix vm "$tmp/guest.log"
+s2=$(suite s2 'plan 3' 'ok one' 'if then' 'ok two' done_testing)
+as_guest "$s2"
+expect "a suite with a syntax error fails, in its own process" 1 \
+	'^not ok - vm s[0-9]: runs its plan # planned 3, ran ' \
+	-- --prefix vm "$tmp/guest.log"
+s3=$(suite s3 'plan 3' 'ok one' 'exit 0')
+s4=$(suite s4 'plan 1' 'ok next' done_testing)
+as_guest "$s3" "$s4"
+expect "a suite that exits 0 early still fails; the next one runs" 1 \
+	'^not ok - vm s[0-9]: runs its plan # planned 3, ran 1' \
+	'^ok - vm s[0-9] / next$' \
+	-- --prefix vm "$tmp/guest.log"
+s5=$(suite s5 'plan 2' 'ok one' 'ok two' 'ok three' done_testing)
+as_guest "$s5"
+expect "done_testing fails a suite that ran more than its plan" 1 \
+	'^not ok - vm s[0-9] # suite exit status 1' \
+	-- --prefix vm "$tmp/guest.log"
+s6=$(suite s6 'plan 2' "run_tap prog sh -c 'echo 1..1; echo ok 1 x'" 'ok two' done_testing)
+as_guest "$s6"
+expect "a good suite with a nested program passes" 0 \
+	'^ok - vm s[0-9] / prog / x$' '^ok - vm s[0-9] / two$' \
+	-- --prefix vm "$tmp/guest.log"
+
+[ "$n" -eq 22 ] || { echo "not ok - harness: ran $n cases, planned 22"; exit 1; }
+[ "$failed" -eq 0 ]
