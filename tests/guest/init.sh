@@ -15,6 +15,11 @@ for d in /tmp /run /var/tmp /root /var/log /var/lib/dpkg /mnt; do
 done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /results ||
 	echo "VFMIG-GUEST-WARN: no results share"
+# The whole kernel log, streamed to the host as it is written: it survives
+# a crash (the console only carries the loud lines) and a ring buffer that
+# wraps. The host scans it for splats (tests/harness/tapcheck.py).
+dmesg -w > /results/kmsg.log 2>&1 &
+kmsg_pid=$!
 # Loopback is down in a fresh guest; migrations go over it.
 ip link set lo up
 echo "VFMIG-GUEST-INIT kernel=$(uname -r)"
@@ -40,7 +45,8 @@ fi
 /opt/vfmig/tests/guest/run-tests.sh ${VFMIG_GUEST_SUITES:-all} 2>&1 |
 	tee /results/guest.log
 rc=${PIPESTATUS[0]}
-dmesg > /results/dmesg.log 2>/dev/null
+sleep 1
+kill "$kmsg_pid" 2>/dev/null
 echo "VFMIG-GUEST-DONE rc=$rc"
 echo "$rc" > /results/rc
 sync

@@ -6,6 +6,27 @@ VFMIG_DRIVER=vfmig_vfio_pci
 VFMIG_MODULE=vfmig-vfio-pci
 TAP_N=0
 TAP_FAILED=0
+TAP_PLAN=
+
+# Every suite runs as its own process (run-tests.sh) and declares its plan
+# before its first result, so the host can tell a suite that stopped early
+# (a syntax error, an exit, a crash) from one that ran everything.
+# plan N : the suite will print N results.
+plan() {
+	TAP_PLAN=$1
+	echo "1..$1"
+}
+
+# done_testing : the last line of every suite; the exit status says
+# whether every result passed and the plan was kept.
+done_testing() {
+	if [ "$TAP_N" != "$TAP_PLAN" ]; then
+		echo "# planned ${TAP_PLAN:-nothing}, ran $TAP_N"
+		exit 1
+	fi
+	[ "$TAP_FAILED" -eq 0 ]
+	exit
+}
 
 ok() {
 	TAP_N=$((TAP_N + 1))
@@ -16,6 +37,12 @@ not_ok() {
 	TAP_N=$((TAP_N + 1))
 	TAP_FAILED=$((TAP_FAILED + 1))
 	echo "not ok $TAP_N - $1 # $2"
+}
+
+# skip NAME WHY : a result that was not checked on this path.
+skip() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1 # SKIP $2"
 }
 
 # check NAME WHY CMD... : one TAP line from a command's exit status.
@@ -30,18 +57,25 @@ check() {
 	fi
 }
 
-# Run a C test program that prints its own TAP lines; renumber them into
-# ours.
+# run_tap NAME CMD... : run a C test program (kselftest harness, TAP with
+# its own plan) as a nested subtest: its lines go out indented one level,
+# and it counts as one result here, which fails when the program exits
+# non-zero or dies on a signal. The host checks its plan against what it
+# ran (tests/harness/tapcheck.py), so a program cut short is a failure
+# even when everything it printed passed.
 run_tap() {
-	local line
-	while IFS= read -r line; do
-		case "$line" in
-		"ok "*) ok "${line#*- }" ;;
-		"not ok "*) local rest=${line#*- }
-			not_ok "${rest% \# *}" "${rest##* \# }" ;;
-		*) echo "# $line" ;;
-		esac
-	done < <("$@" 2>&1)
+	local name=$1 rc
+	shift
+	echo "    # Subtest: $name"
+	"$@" 2>&1 | sed -u 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ]; then
+		ok "$name"
+	elif [ "$rc" -gt 128 ]; then
+		not_ok "$name" "killed by signal $((rc - 128))"
+	else
+		not_ok "$name" "exit status $rc"
+	fi
 }
 
 # The ivshmem-plain functions, in bus order: the first is the migration
@@ -115,13 +149,14 @@ QMP=/opt/vfmig/tests/guest/qmp.py
 
 # vm_start NAME BDF [QEMU ARGS...] : start a daemonized L2 VM with BDF
 # attached for migration, running tests/guest/l2/ivshmem_workload.c.
-# QMP at /tmp/NAME.qmp, console in /tmp/NAME.console.
+# QMP at /tmp/NAME.qmp, console in /tmp/NAME.console. Sets VM_ACCEL.
 vm_start() {
-	local name=$1 bdf=$2 accel=tcg cpu=max
+	local name=$1 bdf=$2 cpu=max
 	shift 2
-	[ -c /dev/kvm ] && accel=kvm cpu=host
+	VM_ACCEL=tcg
+	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=host
 	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"
-	qemu-system-x86_64 -M q35 -accel "$accel" -cpu "$cpu" -m 128M -smp 1 \
+	qemu-system-x86_64 -M q35 -accel "$VM_ACCEL" -cpu "$cpu" -m 128M -smp 1 \
 		-nodefaults -display none -name "$name" \
 		-kernel "/boot/vmlinuz-$(uname -r)" -initrd /opt/vfmig/l2.cpio.gz \
 		-append "console=ttyS0 quiet panic=-1 vfmig.workload=1" \
@@ -174,7 +209,10 @@ qmp() {
 # mig_field JSON KEY.PATH : a number from a query-migrate reply.
 mig_field() {
 	python3 -c 'import json,sys
-v = json.loads(sys.argv[1])
+try:
+    v = json.loads(sys.argv[1])
+except ValueError:
+    v = {}
 for k in sys.argv[2].split("."):
     v = v.get(k, {}) if isinstance(v, dict) else {}
 print(v if v != {} else "?")' "$1" "$2"

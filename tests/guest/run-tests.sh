@@ -1,15 +1,31 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The guest test suites. Usage: run-tests.sh [all|SUITE...]
-# Prints TAP; exits non-zero when a test failed.
+#
+# Prints KTAP: a plan of one result per suite, then each suite as a nested
+# subtest with its own plan. Every suite runs in a process of its own, so a
+# syntax error, an exit or a crash in one ends only that suite, and shows:
+# its result line fails on a non-zero exit status, and the host's checker
+# (tests/harness/tapcheck.py) compares each plan with what ran.
+# Exits non-zero when a suite failed.
 . /opt/vfmig/tests/guest/lib.sh
 
 suites=("$@")
-[ "${suites[0]:-all}" = all ] && suites=(passthrough migration faults qemu failures)
+# shellcheck disable=SC2207 # a list of words
+[ "${suites[0]:-all}" = all ] && suites=($(cat /opt/vfmig/tests/guest/all-suites))
+echo "KTAP version 1"
+plan "${#suites[@]}"
 for s in "${suites[@]}"; do
-	echo "# suite $s"
-	. "/opt/vfmig/tests/guest/suite-$s.sh"
+	# The kernel log names the suite, so a splat can be placed.
+	echo "VFMIG-SUITE $s" > /dev/kmsg
+	echo "    KTAP version 1"
+	echo "    # Subtest: $s"
+	bash "/opt/vfmig/tests/guest/suite-$s.sh" 2>&1 | sed -u 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ]; then
+		ok "$s"
+	else
+		not_ok "$s" "suite exit status $rc"
+	fi
 done
-echo "1..$TAP_N"
-echo "# $((TAP_N - TAP_FAILED)) passed, $TAP_FAILED failed"
-[ "$TAP_FAILED" -eq 0 ]
+done_testing

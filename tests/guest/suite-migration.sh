@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Suite "migration" (sourced by run-tests.sh): VFIO live migration of
+# Suite "migration" (run by run-tests.sh, in a process of its own): VFIO live migration of
 # ivshmem-plain through vfmig, A (the source) to B (the destination): the
 # uAPI tests of mig_test, then the same by hand with vfmigctl, and the
 # driver's explanations of refused streams in dmesg.
+. /opt/vfmig/tests/guest/lib.sh
+plan 23
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -40,7 +42,8 @@ dmesg_mark mig-test
 export VFMIG_CHURN_SECS=40
 hang_report mig_test 150 &
 watchdog=$!
-run_tap "$VFMIG_BIN/mig_test" "$A" "$B"
+export VFMIG_BDF_A=$A VFMIG_BDF_B=$B
+run_tap mig_test "$VFMIG_BIN/mig_test"
 kill "$watchdog" 2>/dev/null
 # mig_test feeds B truncated, corrupt and foreign streams: the driver must
 # say why it refused each, in a line "<driver> <B>: vfmig: ...".
@@ -119,3 +122,4 @@ bad=$(dmesg_bad_since migration)
 check "no WARN, BUG or oops in dmesg" "$(echo "$bad" | head -n 3 | tr '\n' ' ')" \
 	test -z "$bad"
 unset -f vfmigctl vcheck content
+done_testing

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Suite "passthrough" (sourced by run-tests.sh): before any migration,
+# Suite "passthrough" (run by run-tests.sh, in a process of its own): before any migration,
 # vfmig must be a working VFIO passthrough driver for ivshmem-plain.
+. /opt/vfmig/tests/guest/lib.sh
+plan 19
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -35,7 +37,8 @@ check "the refusal says why in dmesg" "no log line" \
 unbind "$edu"
 
 echo "# uAPI checks on $A"
-run_tap "$VFMIG_BIN/uapi_test" "$A"
+export VFMIG_BDF_A=$A
+run_tap uapi_test "$VFMIG_BIN/uapi_test"
 
 echo "# nested QEMU with $A attached"
 if l2_run "$A" /tmp/l2-passthrough.log; then
@@ -55,3 +58,4 @@ check "modprobe -r $VFMIG_MODULE" "module still loaded" modprobe -r "$VFMIG_MODU
 bad=$(dmesg_bad_since passthrough)
 check "no WARN, BUG or oops in dmesg" "$(echo "$bad" | head -n 3 | tr '\n' ' ')" \
 	test -z "$bad"
+done_testing

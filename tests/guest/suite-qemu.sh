@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Suite "qemu" (sourced by run-tests.sh): QEMU 10 drives vfmig through
+# Suite "qemu" (run by run-tests.sh, in a process of its own): QEMU 10 drives vfmig through
 # VFIO_DEVICE_FEATURE and live-migrates a running nested guest that keeps
 # writing a verifiable pattern into the device memory (see
 # tests/guest/l2/ivshmem_workload.c). Over TCP on loopback, then to and
 # from a file.
+. /opt/vfmig/tests/guest/lib.sh
+plan 9
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
@@ -69,3 +71,4 @@ modprobe -r "$VFMIG_MODULE"
 bad=$(dmesg_bad_since qemu)
 check "no WARN, BUG or oops in dmesg during the QEMU suite" \
 	"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+done_testing

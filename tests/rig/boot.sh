@@ -14,7 +14,8 @@
 # reported; a VM that reached the tests is never retried: if it then dies,
 # that is a "test VM crashed" verdict, not a test result.
 #
-# Prints the guest's TAP lines, then one of:
+# Prints the guest's results as flat TAP lines (tests/harness/tapcheck.py:
+# plans kept, programs and suites that ended, a clean kernel log), then one of:
 #   # boot: ok after N tries, Ms
 #   not ok - test VM ... # verdict
 set -uo pipefail
@@ -86,7 +87,19 @@ run_once() {
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
 	: > "$console"
 	rm -f "$VFMIG_OUT/qemu.pid"
-	(sleep 5; stall_watch "$(cat "$VFMIG_OUT/qemu.pid" 2>/dev/null || echo 0)") &
+	# Watch only a QEMU whose pid we know: a pid of 0 would make the
+	# watcher's kill hit its own process group.
+	(
+		for _ in $(seq 60); do
+			[ -s "$VFMIG_OUT/qemu.pid" ] && break
+			sleep 1
+		done
+		pid=$(cat "$VFMIG_OUT/qemu.pid" 2>/dev/null)
+		case $pid in
+		'' | *[!0-9]* | 0 | 1) log "no QEMU pid after 60 s: no stall watch" ;;
+		*) stall_watch "$pid" ;;
+		esac
+	) &
 	timeout --foreground "$limit" qemu-system-x86_64 \
 		-M q35 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 		-nodefaults -display none -no-reboot \
@@ -95,7 +108,7 @@ run_once() {
 		-pidfile "$VFMIG_OUT/qemu.pid" \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-kernel "$tree/boot/vmlinuz-$kver" -initrd "$initrd/l1.cpio.gz" \
-		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4" \
+		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M" \
 		-fsdev "local,id=fsroot,path=$tree,security_model=passthrough,multidevs=remap,readonly=on" \
 		-device virtio-9p-pci,fsdev=fsroot,mount_tag=rootfs \
 		-fsdev "local,id=fsres,path=$res,security_model=none" \
@@ -124,7 +137,18 @@ for try in $(seq 1 "$tries"); do
 done
 secs=$(($(date +%s) - t0))
 
-[ -f "$res/guest.log" ] && grep -E '^(ok|not ok) ' "$res/guest.log"
+# The guest's results, checked against their plans and the kernel's log:
+# the streamed log when the guest wrote one (it has everything, even after
+# a crash), the console otherwise.
+klog=$res/kmsg.log
+[ -s "$klog" ] || klog=$console
+# shellcheck disable=SC2207 # a list of words
+suites=("$@")
+[ "${suites[0]:-all}" = all ] && suites=($(cat "$VFMIG_TOP/tests/guest/all-suites"))
+python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix vm \
+	--expect "$(IFS=,; echo "${suites[*]}")" --kernel-log "$klog" \
+	"$res/guest.log"
+checked=$?
 if ! grep -q VFMIG-GUEST-INIT "$console"; then
 	echo "not ok - test VM boots to the test init # no boot in $tries tries, see $VFMIG_OUT"
 	exit 1
@@ -140,4 +164,4 @@ if ! grep -q VFMIG-GUEST-DONE "$console"; then
 	exit 1
 fi
 echo "# boot: reached the tests on try $try, VM ran ${secs}s"
-[ "$(cat "$res/rc" 2>/dev/null)" = 0 ]
+[ "$(cat "$res/rc" 2>/dev/null)" = 0 ] && [ "$checked" -eq 0 ]
