@@ -18,7 +18,16 @@ bash "$rig/build-module.sh" > "$VFMIG_OUT/main-job-build.tap" || {
 	cat "$VFMIG_OUT/main-job-build.tap"
 	exit 1
 }
-bash "$rig/boot.sh" demo > /dev/null
+bash "$rig/boot.sh" demo > "$VFMIG_OUT/main-job.tap"
 rc=$?
-grep -E '^(# |not ok)' "$VFMIG_OUT/results/guest.log" 2>/dev/null | grep -v '^# suite'
+# The demo's report, then every failure and the VM's verdict: a VM that
+# crashed or stalled says so here, not only in a log.
+sed -n 's/^ *\(# .*\)/\1/p' "$VFMIG_OUT/results/guest.log" 2>/dev/null |
+	grep -v '^# Subtest'
+grep -E '^(not ok|# boot)' "$VFMIG_OUT/main-job.tap"
+if [ "$rc" -eq 0 ]; then
+	echo "main job: ok ($(grep -c '^ok' "$VFMIG_OUT/main-job.tap") checks passed)"
+else
+	echo "main job: FAILED (exit $rc), see $VFMIG_OUT"
+fi
 exit $rc

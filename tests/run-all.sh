@@ -42,7 +42,31 @@ finish() {
 	exit
 }
 
+# mark; RUNNER...; tally NAME STATUS : a runner whose exit status says it
+# failed must fail the run even when it printed no "not ok" line of its own
+# since the mark (it died, say).
+mark() { marked=$(grep -c '^not ok' "$tap"); }
+tally() {
+	if [ "$2" -ne 0 ] && [ "$(grep -c '^not ok' "$tap")" -eq "$marked" ]; then
+		echo "not ok - $1 # exit status $2 with no failed result: see the output above" |
+			tee -a "$tap"
+	fi
+}
+
 step "host packages" bash "$rig/setup-host.sh"
+# The harness first: nothing after it can be believed unless a crash, a
+# short plan and a splat come out as failures.
+mark
+bash "$VFMIG_TOP/tests/harness/selftest.sh" | tee -a "$tap"
+tally harness "${PIPESTATUS[0]}"
+for f in "$VFMIG_TOP"/tests/*.sh "$VFMIG_TOP"/tests/*/*.sh "$VFMIG_TOP"/.ci/run; do
+	bash -n "$f" 2> "$VFMIG_OUT/syntax.log" || {
+		echo "not ok - shell syntax of ${f#"$VFMIG_TOP"/} # $(head -n 1 "$VFMIG_OUT/syntax.log")" |
+			tee -a "$tap"
+		continue
+	}
+done
+grep -q '^not ok - shell syntax' "$tap" || echo "ok - every shell script parses (bash -n)" | tee -a "$tap"
 step "Debian tree" bash "$rig/build-tree.sh"
 bash "$rig/build-module.sh" | tee -a "$tap"
 [ "${PIPESTATUS[0]}" -eq 0 ] || finish
@@ -55,14 +79,15 @@ else
 fi
 
 s=$(date +%s)
+mark
 bash "$VFMIG_TOP/tests/kunit/run.sh" | tee -a "$tap"
+tally kunit "${PIPESTATUS[0]}"
 log "KUnit (UML): $(($(date +%s) - s))s"
 
+# boot.sh says "not ok" for the VM's own failures and for every result the
+# checker found wrong; a rig that died before it could say anything must
+# still fail the run.
+mark
 bash "$rig/boot.sh" all | tee "$VFMIG_OUT/vm.tap" | tee -a "$tap"
-# boot.sh says "not ok" for the VM's own failures; a rig that died before
-# it could say anything must still fail the run.
-if [ "${PIPESTATUS[0]}" -ne 0 ] && ! grep -q '^not ok' "$VFMIG_OUT/vm.tap"; then
-	echo "not ok - the test VM suites ran # boot.sh failed, see the output above" |
-		tee -a "$tap"
-fi
+tally vm "${PIPESTATUS[0]}"
 finish
