@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Suite "faults" (sourced by run-tests.sh): the debugfs status and fault
+# Suite "faults" (run by run-tests.sh, in a process of its own): the debugfs status and fault
 # injection (Documentation/fault-injection.md), driven with vfmigctl.
+. /opt/vfmig/tests/guest/lib.sh
+plan 17
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
@@ -40,12 +42,23 @@ $ctl reset "$B" > /dev/null 2>&1
 check "fail_resume fires once: the load then works" "failed again" \
 	$ctl load "$B" /tmp/f.bin
 
-r0=$(awk '/^resets:/ {print $2}' "$dA/status")
+# Opening and closing the device reset it too, so the count alone would
+# rise after any save: the injected reset must add one more than a plain
+# save adds, and log that it fired.
+resets() { awk '/^resets:/ {print $2}' "$dA/status"; }
+r0=$(resets)
+$ctl save "$A" /tmp/f3.bin > /dev/null 2>&1
+plain=$(($(resets) - r0))
+r0=$(resets)
+dmesg_mark reset-at
 echo "save 4194304" > "$dA/reset_at"
 check "reset_at: a save is cut short by a real reset" "it completed" \
 	eval '! $ctl save "$A" /tmp/f3.bin > /dev/null 2>&1'
-check "reset_at: the reset was counted and the device is RUNNING" "$(cat "$dA/status" | tr '\n' ' ')" \
-	eval '[ "$(awk "/^resets:/ {print \$2}" "$dA/status")" -gt "$r0" ] && grep -q "^state: RUNNING" "$dA/status"'
+check "reset_at: the injected reset fired, was counted and left RUNNING" \
+	"resets +$(($(resets) - r0)) against +$plain for a plain save; $(tr '\n' ' ' < "$dA/status")" \
+	eval '[ $(($(resets) - r0)) -gt "$plain" ] && grep -q "^state: RUNNING" "$dA/status" &&
+	      dmesg | sed -n "/VFMIG-MARK-reset-at/,\$p" |
+		grep -q "$A: vfmig: fault injection: resetting the function"'
 check "after the injected reset a save works" "failed" \
 	$ctl save "$A" /tmp/f3.bin
 echo "load 1048576" > "$dB/reset_at"
@@ -57,3 +70,4 @@ unbind "$A" > /dev/null
 unbind "$B" > /dev/null
 check "modprobe -r removes the debugfs directory" "still there" \
 	eval 'modprobe -r "$VFMIG_MODULE" && [ ! -e /sys/kernel/debug/vfmig ]'
+done_testing
