@@ -166,6 +166,13 @@ vm_start() {
 		-daemonize -pidfile "/tmp/$name.pid" "$@" 2> "/tmp/$name.err"
 }
 
+# vm_incoming NAME : the VM is up and waiting for an incoming migration.
+# QEMU's -daemonize returns once the VM is set up (QMP and the incoming
+# socket listening), so this asks once, and waits only for a QMP answer.
+vm_incoming() {
+	[ "$(mig_field "$(qmp "$1" query-status 2>/dev/null)" status)" = inmigrate ]
+}
+
 # vm_pid NAME : the VM's QEMU pid, if it runs.
 vm_pid() {
 	local pid
@@ -222,8 +229,7 @@ print(v if v != {} else "?")' "$1" "$2"
 # SRC into it; query-migrate's final reply in MIG_RES. Succeeds when QEMU
 # says completed.
 live_migrate() {
-	vm_start "$2" "$3" -incoming tcp:127.0.0.1:4444
-	sleep 2
+	vm_start "$2" "$3" -incoming tcp:127.0.0.1:4444 && vm_incoming "$2" || return 1
 	# QEMU counts MIG_DATA_SIZE (the whole BAR, until dirty tracking) as
 	# pending at switchover; at the few tens of MB/s of nested TCG its
 	# 300 ms default would never be met. The real downtime is reported.

@@ -30,8 +30,8 @@ resets_of() {
 # stays in PRE_COPY for tens of seconds.
 slow_migrate() {
 	local port=${4:-4444}
-	vm_start "$2" "$3" -incoming "tcp:127.0.0.1:$port"
-	sleep 2
+	vm_start "$2" "$3" -incoming "tcp:127.0.0.1:$port" && vm_incoming "$2" ||
+		echo "# $2 is not waiting for the migration: $(cat "/tmp/$2.err")"
 	qmp "$1" migrate-set-parameters \
 		'{"max-bandwidth": 4194304, "downtime-limit": 20000}' > /dev/null
 	qmp "$1" migrate "{\"uri\": \"tcp:127.0.0.1:$port\"}" > /dev/null
@@ -95,8 +95,8 @@ vm_stop dst
 check "the source VM keeps running" "no progress" still_running src
 
 echo "# scenario: migrate_cancel during STOP_COPY (paused before switchover)"
-vm_start dst "$B" -incoming tcp:127.0.0.1:4444
-sleep 2
+vm_start dst "$B" -incoming tcp:127.0.0.1:4444 && vm_incoming dst ||
+	echo "# dst is not waiting for the migration: $(cat /tmp/dst.err)"
 qmp src migrate-set-capabilities \
 	'{"capabilities": [{"capability": "pause-before-switchover", "state": true}]}' > /dev/null
 qmp src migrate-set-parameters '{"max-bandwidth": 134217728}' > /dev/null
@@ -130,8 +130,8 @@ echo "# scenario: a reset at the switchover"
 # then resets the function under the open saving file. vfmig must end the
 # session (RUNNING, file dead) and QEMU's save of the device must then
 # fail, not send a torn state; the source runs on.
-vm_start dst "$B" -incoming tcp:127.0.0.1:4444
-sleep 2
+vm_start dst "$B" -incoming tcp:127.0.0.1:4444 && vm_incoming dst ||
+	echo "# dst is not waiting for the migration: $(cat /tmp/dst.err)"
 qmp src migrate-set-capabilities \
 	'{"capabilities": [{"capability": "pause-before-switchover", "state": true}]}' > /dev/null
 qmp src migrate '{"uri": "tcp:127.0.0.1:4444"}' > /dev/null
