@@ -11,8 +11,7 @@
 . /opt/vfmig/tests/guest/lib.sh
 
 suites=("$@")
-# shellcheck disable=SC2207 # a list of words
-[ "${suites[0]:-all}" = all ] && suites=($(cat /opt/vfmig/tests/guest/all-suites))
+[ "${suites[0]:-all}" = all ] && read -ra suites < /opt/vfmig/tests/guest/all-suites
 echo "KTAP version 1"
 plan "${#suites[@]}"
 for s in "${suites[@]}"; do

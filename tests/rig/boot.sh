@@ -142,9 +142,8 @@ secs=$(($(date +%s) - t0))
 # a crash), the console otherwise.
 klog=$res/kmsg.log
 [ -s "$klog" ] || klog=$console
-# shellcheck disable=SC2207 # a list of words
 suites=("$@")
-[ "${suites[0]:-all}" = all ] && suites=($(cat "$VFMIG_TOP/tests/guest/all-suites"))
+[ "${suites[0]:-all}" = all ] && read -ra suites < "$VFMIG_TOP/tests/guest/all-suites"
 python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix vm \
 	--expect "$(IFS=,; echo "${suites[*]}")" --kernel-log "$klog" \
 	"$res/guest.log"
