@@ -23,7 +23,7 @@ ifneq ($(SIGN),1)
 NOSIGN := CONFIG_MODULE_SIG_ALL=
 endif
 
-KERNEL_SOURCES = $(shell find drivers include tests/kunit -name '*.[ch]' 2>/dev/null | sort)
+KERNEL_SOURCES = $(shell find drivers include -name '*.[ch]' 2>/dev/null | sort)
 USER_SOURCES = $(shell find tools tests/guest -name '*.[ch]' 2>/dev/null | sort)
 # Userspace C follows kernel style too, but uses the C library's types and
 # attributes (the kernel's u64 and __printf do not exist there), and reaches

@@ -12,6 +12,7 @@
  * runs), the function's device lock held (no reset runs), memory decoding
  * switched on if it was off, and put back as it was.
  */
+#include <kunit/visibility.h>
 #include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/pci.h>
@@ -167,3 +168,4 @@ void __iomem *vfmig_regs_bar(struct vfmig_device *vdev)
 	lockdep_assert_held_write(&vdev->core_device.memory_lock);
 	return vdev->core_device.barmap[vdev->backend->regs_bar];
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_regs_bar);

@@ -21,6 +21,7 @@
  *    data file. Only a reset (VFIO_DEVICE_RESET, a bus or function reset,
  *    closing the device) leaves ERROR, to RUNNING.
  */
+#include <kunit/visibility.h>
 #include <linux/file.h>
 #include <linux/vfio.h>
 
@@ -49,6 +50,7 @@ const char *vfmig_state_name(enum vfio_device_mig_state state)
 		return "?";
 	return vfmig_state_names[state];
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_state_name);
 
 static void vfmig_drop_saving(struct vfmig_device *vdev)
 {
@@ -353,6 +355,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 						 VFIO_MIGRATION_PRE_COPY;
 	vdev->core_device.vdev.mig_ops = &vfmig_mig_ops;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_mig_init);
 
 /**
  * vfmig_mig_uninit() - undo vfmig_mig_init()

@@ -13,6 +13,7 @@
  * quiesce, stop and start have nothing to do: the vCPUs that write its
  * BARs are stopped by the VMM.
  */
+#include <kunit/visibility.h>
 #include <linux/io.h>
 #include <linux/pci.h>
 
@@ -86,3 +87,4 @@ const struct vfmig_backend vfmig_ivshmem_backend = {
 	.save_regs = vfmig_ivshmem_save_regs,
 	.load_regs = vfmig_ivshmem_load_regs,
 };
+EXPORT_SYMBOL_IF_KUNIT(vfmig_ivshmem_backend);

@@ -35,20 +35,8 @@ static int vfmig_open_device(struct vfio_device *core_vdev)
 
 static void vfmig_close_device(struct vfio_device *core_vdev)
 {
-	struct vfmig_device *vdev = to_vfmig(core_vdev);
-	struct rw_semaphore *memory_lock = &vdev->core_device.memory_lock;
-
-	/* Closing ends a migration as a reset does, through the same path. */
-	mutex_lock(&vdev->state_mutex);
-	vfmig_reset_state(vdev);
-	vfmig_state_mutex_unlock(vdev);
-	/*
-	 * Data files may outlive the device fd. They are disabled now; any
-	 * device access they began before that ends before we unmap the BARs,
-	 * and any later one sees them disabled (see vfmig_access_begin()).
-	 */
-	down_write(memory_lock);
-	up_write(memory_lock);
+	/* The data files are dead before vfio-pci-core unmaps the BARs. */
+	vfmig_close_migration(to_vfmig(core_vdev));
 	vfio_pci_core_close_device(core_vdev);
 }
 

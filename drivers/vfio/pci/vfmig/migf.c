@@ -15,6 +15,7 @@
  * file) is never raced by a half-done access. No user copy happens under
  * the device's state mutex or under memory_lock.
  */
+#include <kunit/visibility.h>
 #include <linux/anon_inodes.h>
 #include <linux/bitmap.h>
 #include <linux/poll.h>
@@ -38,6 +39,7 @@ int vfmig_migf_live(void)
 {
 	return atomic_read(&vfmig_migf_count);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_migf_live);
 
 /**
  * vfmig_stream_id_init() - the identity streams of a function carry
@@ -60,6 +62,7 @@ void vfmig_stream_id_init(struct vfmig_device *vdev, struct vfmig_stream_id *id)
 	id->mem_bar = vdev->backend->mem_bar;
 	id->regs_size = vdev->backend->regs_size;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_stream_id_init);
 
 /**
  * vfmig_info_text() - the text of a saving stream's INFO record

@@ -16,6 +16,7 @@
  * All of the reset's effect is vfmig_reset_state(), so that it can move to
  * a core hook if vfio grows one.
  */
+#include <kunit/visibility.h>
 #include <linux/file.h>
 
 #include "migf.h"
@@ -46,6 +47,31 @@ void vfmig_reset_state(struct vfmig_device *vdev)
 	}
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_reset_state);
+
+/**
+ * vfmig_close_migration() - what closing the device fd does to migration
+ * @vdev: the device, being closed (no lock held)
+ *
+ * Ends a migration as a reset does, through the same path. Data files may
+ * outlive the device fd: they are disabled here, and taking memory_lock
+ * once for write then waits out any device access they began before that
+ * (they hold it for read), so the caller can unmap the BARs; any later
+ * access sees them disabled (see vfmig_access_begin()). Called by the
+ * driver's close_device and by the KUnit fake's close, so the tests run
+ * this code, not a copy of it.
+ */
+void vfmig_close_migration(struct vfmig_device *vdev)
+{
+	struct rw_semaphore *memory_lock = &vdev->core_device.memory_lock;
+
+	mutex_lock(&vdev->state_mutex);
+	vfmig_reset_state(vdev);
+	vfmig_state_mutex_unlock(vdev);
+	down_write(memory_lock);
+	up_write(memory_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_close_migration);
 
 /**
  * vfmig_state_mutex_unlock() - release the state mutex
@@ -70,6 +96,7 @@ again:
 	mutex_unlock(&vdev->state_mutex);
 	spin_unlock(&vdev->reset_lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_state_mutex_unlock);
 
 static struct vfmig_device *vfmig_from_pdev(struct pci_dev *pdev)
 {
@@ -101,6 +128,7 @@ void vfmig_reset_done(struct pci_dev *pdev)
 	spin_unlock(&vdev->reset_lock);
 	vfmig_state_mutex_unlock(vdev);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_reset_done);
 
 /**
  * vfmig_error_detected() - pci_error_handlers.error_detected
@@ -128,3 +156,4 @@ pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 	}
 	return vfio_pci_core_aer_err_detected(pdev, state);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_error_detected);

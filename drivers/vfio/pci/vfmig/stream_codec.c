@@ -9,6 +9,7 @@
  * soon as it is complete (vfmig_parser_commit()). The first problem fails
  * the stream for good and is described in @why.
  */
+#include <kunit/visibility.h>
 #include <linux/crc32c.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
@@ -28,6 +29,7 @@ u32 vfmig_crc(const void *buf, size_t len)
 {
 	return ~crc32c(~0, buf, len);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_crc);
 
 /**
  * vfmig_header_build() - fill a stream header for a function
@@ -52,6 +54,7 @@ void vfmig_header_build(struct vfmig_stream_header *hdr,
 		hdr->bar_size[i] = cpu_to_le64(id->bar_size[i]);
 	hdr->crc = cpu_to_le32(vfmig_crc(hdr, offsetof(typeof(*hdr), crc)));
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_header_build);
 
 /**
  * vfmig_record_build() - fill a record header for a payload
@@ -78,6 +81,7 @@ void vfmig_record_build(struct vfmig_record *rec, u16 type, u16 flags,
 	rec->seq = cpu_to_le32(seq);
 	rec->crc = cpu_to_le32(vfmig_crc(rec, offsetof(typeof(*rec), crc)));
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_record_build);
 
 /**
  * vfmig_stream_full_size() - bytes of a complete STOP_COPY stream
@@ -95,6 +99,7 @@ u64 vfmig_stream_full_size(const struct vfmig_stream_id *id, u32 info_len)
 	       (chunks + 3) * sizeof(struct vfmig_record) + info_len + mem +
 	       id->regs_size + sizeof(struct vfmig_end_payload);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_stream_full_size);
 
 static __printf(3, 4) int parse_fail(struct vfmig_parser *p, int err,
 				     const char *fmt, ...)
@@ -128,6 +133,7 @@ void vfmig_parser_init(struct vfmig_parser *p,
 	p->record = record;
 	p->ctx = ctx;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_init);
 
 /**
  * vfmig_parser_space() - where the next stream bytes go
@@ -411,6 +417,7 @@ ssize_t vfmig_parser_feed(struct vfmig_parser *p, const void *buf, size_t len)
 	}
 	return done;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_feed);
 
 /**
  * vfmig_parser_finish() - the stream is over: was it whole?
@@ -435,3 +442,4 @@ int vfmig_parser_finish(struct vfmig_parser *p)
 			  "truncated: the stream stops %s after %llu bytes, before its END record",
 			  where[p->stage], p->pos);
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_finish);

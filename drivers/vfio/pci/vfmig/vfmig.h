@@ -122,6 +122,7 @@ void vfmig_mig_uninit(struct vfmig_device *vdev);
 /* reset.c */
 void vfmig_state_mutex_unlock(struct vfmig_device *vdev);
 void vfmig_reset_state(struct vfmig_device *vdev);
+void vfmig_close_migration(struct vfmig_device *vdev);
 void vfmig_reset_done(struct pci_dev *pdev);
 pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 				      pci_channel_state_t state);

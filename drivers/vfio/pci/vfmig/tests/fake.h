@@ -11,10 +11,12 @@
 #include <kunit/test.h>
 #include <linux/completion.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 
 #include "vfmig.h"
 
-#define FAKE_MEM_SIZE	(64 * 1024)
+/* Larger than one stream record, so a save spans several. */
+#define FAKE_MEM_SIZE	SZ_2M
 #define FAKE_REGS_SIZE	8
 #define FAKE_MAX_CALLS	64
 
@@ -95,7 +97,16 @@ enum vfio_device_mig_state fake_get_state(struct vfmig_fake *fake);
 
 extern const struct vfmig_backend vfmig_fake_backend;
 
+/* What vfmig_fake_stream_omit() leaves out. */
+enum fake_omit {
+	FAKE_OMIT_NONE,
+	FAKE_OMIT_LAST_MEM,
+	FAKE_OMIT_REGS,
+};
+
 u8 *vfmig_fake_stream(struct vfmig_fake *fake, u8 fill, size_t *len);
+u8 *vfmig_fake_stream_omit(struct vfmig_fake *fake, u8 fill,
+			   enum fake_omit omit, size_t *len);
 ssize_t fake_write(struct kunit *test, struct file *file, const void *buf,
 		   size_t len);
 ssize_t fake_read(struct kunit *test, struct file *file, void *buf,

@@ -8,6 +8,7 @@
 #include <linux/io.h>
 #include <linux/logic_iomem.h>
 #include <linux/mman.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
@@ -342,8 +343,9 @@ struct vfmig_fake *vfmig_fake_create(struct kunit *test, unsigned int flags)
  * vfmig_fake_close() - close the fake as the vfio core closes a device
  * @fake: the fake
  *
- * Runs the driver's close path (the reset path), drops the device and the
- * emulated BARs. Data files still open keep the vfio device alive.
+ * Runs the driver's close path (vfmig_close_migration(), as its
+ * close_device does), then unmaps the emulated BARs and drops the device.
+ * Data files still open keep the vfio device alive.
  */
 void vfmig_fake_close(struct vfmig_fake *fake)
 {
@@ -354,9 +356,8 @@ void vfmig_fake_close(struct vfmig_fake *fake)
 		return;
 	core = &fake->vdev->core_device;
 	pdev = fake->pdev;
-	mutex_lock(&fake->vdev->state_mutex);
-	vfmig_reset_state(fake->vdev);
-	vfmig_state_mutex_unlock(fake->vdev);
+	/* The driver's own close path, then what vfio-pci-core's does. */
+	vfmig_close_migration(fake->vdev);
 	down_write(&core->memory_lock);
 	iounmap(core->barmap[0]);
 	iounmap(core->barmap[2]);
@@ -460,24 +461,33 @@ enum vfio_device_mig_state fake_get_state(struct vfmig_fake *fake)
 }
 
 /**
- * vfmig_fake_stream() - a complete, valid stream for a fake function
+ * vfmig_fake_stream_omit() - a well-formed stream that may leave a part out
  * @fake: the fake (the stream matches its identity)
- * @fill: the byte the memory BAR is to hold
+ * @fill: the byte the memory BAR and the registers are to hold
+ * @omit: what to leave out: FAKE_OMIT_NONE, FAKE_OMIT_LAST_MEM (the
+ *	memory BAR's last record) or FAKE_OMIT_REGS (the register record)
  * @len: set to the stream's length
+ *
+ * Every CRC, sequence number and END count is right whatever is omitted:
+ * only a reader that checks what the stream covers can tell.
  *
  * Return: the stream, freed with the test.
  */
-u8 *vfmig_fake_stream(struct vfmig_fake *fake, u8 fill, size_t *len)
+u8 *vfmig_fake_stream_omit(struct vfmig_fake *fake, u8 fill,
+			   enum fake_omit omit, size_t *len)
 {
 	struct vfmig_stream_id id;
 	struct vfmig_end_payload end;
 	struct vfmig_record *rec;
 	u8 regs[FAKE_REGS_SIZE];
+	size_t nmem = DIV_ROUND_UP(FAKE_MEM_SIZE, VFMIG_MAX_PAYLOAD);
 	size_t max = sizeof(struct vfmig_stream_header) + FAKE_MEM_SIZE +
-		     FAKE_REGS_SIZE + sizeof(end) + 4 * sizeof(*rec);
+		     FAKE_REGS_SIZE + sizeof(end) + (nmem + 2) * sizeof(*rec);
 	u8 *buf = kunit_kzalloc(fake->test, max, GFP_KERNEL);
 	u8 *mem = kunit_kmalloc(fake->test, FAKE_MEM_SIZE, GFP_KERNEL);
-	size_t pos;
+	u64 payload = 0;
+	u32 seq = 0;
+	size_t pos, off, n;
 
 	KUNIT_ASSERT_NOT_NULL(fake->test, buf);
 	KUNIT_ASSERT_NOT_NULL(fake->test, mem);
@@ -487,27 +497,50 @@ u8 *vfmig_fake_stream(struct vfmig_fake *fake, u8 fill, size_t *len)
 	vfmig_header_build((void *)buf, &id);
 	pos = sizeof(struct vfmig_stream_header);
 
-	rec = (void *)(buf + pos);
-	vfmig_record_build(rec, VFMIG_REC_MEM, VFMIG_REC_F_MANDATORY, 2, 0, 0,
-			   mem, FAKE_MEM_SIZE);
-	memcpy(rec + 1, mem, FAKE_MEM_SIZE);
-	pos += sizeof(*rec) + FAKE_MEM_SIZE;
+	/* Records of at most VFMIG_MAX_PAYLOAD, as the saving file writes. */
+	for (off = 0; off < FAKE_MEM_SIZE; off += n) {
+		n = min_t(size_t, FAKE_MEM_SIZE - off, VFMIG_MAX_PAYLOAD);
+		if (omit == FAKE_OMIT_LAST_MEM && off + n == FAKE_MEM_SIZE)
+			break;
+		rec = (void *)(buf + pos);
+		vfmig_record_build(rec, VFMIG_REC_MEM, VFMIG_REC_F_MANDATORY, 2,
+				   off, seq++, mem + off, n);
+		memcpy(rec + 1, mem + off, n);
+		pos += sizeof(*rec) + n;
+		payload += n;
+	}
 
-	rec = (void *)(buf + pos);
-	vfmig_record_build(rec, VFMIG_REC_REGS, VFMIG_REC_F_MANDATORY, 0, 0, 1,
-			   regs, sizeof(regs));
-	memcpy(rec + 1, regs, sizeof(regs));
-	pos += sizeof(*rec) + sizeof(regs);
+	if (omit != FAKE_OMIT_REGS) {
+		rec = (void *)(buf + pos);
+		vfmig_record_build(rec, VFMIG_REC_REGS, VFMIG_REC_F_MANDATORY, 0, 0,
+				   seq++, regs, sizeof(regs));
+		memcpy(rec + 1, regs, sizeof(regs));
+		pos += sizeof(*rec) + sizeof(regs);
+		payload += sizeof(regs);
+	}
 
-	end.records = cpu_to_le64(2);
-	end.payload_bytes = cpu_to_le64(FAKE_MEM_SIZE + sizeof(regs));
+	end.records = cpu_to_le64(seq);
+	end.payload_bytes = cpu_to_le64(payload);
 	rec = (void *)(buf + pos);
-	vfmig_record_build(rec, VFMIG_REC_END, VFMIG_REC_F_MANDATORY, 0, 0, 2,
+	vfmig_record_build(rec, VFMIG_REC_END, VFMIG_REC_F_MANDATORY, 0, 0, seq,
 			   &end, sizeof(end));
 	memcpy(rec + 1, &end, sizeof(end));
 	pos += sizeof(*rec) + sizeof(end);
 	*len = pos;
 	return buf;
+}
+
+/**
+ * vfmig_fake_stream() - a complete, valid stream for a fake function
+ * @fake: the fake (the stream matches its identity)
+ * @fill: the byte the memory BAR and the registers are to hold
+ * @len: set to the stream's length
+ *
+ * Return: the stream, freed with the test.
+ */
+u8 *vfmig_fake_stream(struct vfmig_fake *fake, u8 fill, size_t *len)
+{
+	return vfmig_fake_stream_omit(fake, fill, FAKE_OMIT_NONE, len);
 }
 
 /* A userspace buffer for the data files' read() and write(). */
@@ -584,3 +617,7 @@ bool fake_file_saving(struct file *file)
 
 	return migf->saving;
 }
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit tests for vfmig, the vfio-pci migration variant driver");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
