@@ -7,7 +7,13 @@
  * PRE_COPY, refusal of bad streams, every refused state arc, data files in
  * the wrong state, reset and close while a data file is open, and poll.
  *
- * Usage: mig_test BDF_A BDF_B
+ * Built on the kernel's kselftest harness: every TEST_F runs in a process
+ * of its own, with A and B opened by the fixture, and is one TAP result;
+ * the checks inside it are diagnostic lines (check.h).
+ *
+ * Usage: VFMIG_BDF_A=BDF VFMIG_BDF_B=BDF mig_test [harness options: -l
+ * lists the tests, -t NAME runs one]. The reset-churn stress tests run
+ * only with VFMIG_STRESS=1 (VFMIG_CHURN_SECS sets their length).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +31,8 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "check.h"
 #include "../../tools/lib/crc32c.h"
 #include "../../tools/lib/vfio_open.h"
 #include "../../tools/lib/vfio_mig.h"
@@ -48,7 +55,6 @@
 #define S_PRE_COPY_P2P	VFIO_DEVICE_STATE_PRE_COPY_P2P
 
 #define NAME(s)		vfmig_state_name(s)
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /**
  * struct dev - one function under test
@@ -234,7 +240,7 @@ static int dev_reset(struct dev *d)
 static bool need(bool ok, const char *name, const char *fmt_why)
 {
 	if (!ok)
-		tap_result(0, name, "%s", fmt_why);
+		check_result(0, name, "%s", fmt_why);
 	return ok;
 }
 
@@ -390,16 +396,16 @@ static bool test_features(void)
 
 	for (i = 0; i < 2; i++) {
 		ret = vfmig_mig_flags(ds[i]->h.device, &flags);
-		all &= tap_result(!ret && flags == ALL_MIG_FLAGS,
-				  i ? "migration feature of B is STOP_COPY|P2P|PRE_COPY" :
-				      "migration feature of A is STOP_COPY|P2P|PRE_COPY",
-				  "%s: %s, flags %s", ds[i]->bdf,
-				  ret ? err_name(ret) : "ok",
-				  vfmig_flags_str(flags, fs, sizeof(fs)));
-		tap_result(state_of(ds[i]) == S_RUNNING,
-			   i ? "initial migration state of B is RUNNING" :
-			       "initial migration state of A is RUNNING",
-			   "state %s", NAME(state_of(ds[i])));
+		all &= check_result(!ret && flags == ALL_MIG_FLAGS,
+				    i ? "migration feature of B is STOP_COPY|P2P|PRE_COPY" :
+				    "migration feature of A is STOP_COPY|P2P|PRE_COPY",
+				    "%s: %s, flags %s", ds[i]->bdf,
+				    ret ? err_name(ret) : "ok",
+				    vfmig_flags_str(flags, fs, sizeof(fs)));
+		check_result(state_of(ds[i]) == S_RUNNING,
+			     i ? "initial migration state of B is RUNNING" :
+			     "initial migration state of A is RUNNING",
+			     "state %s", NAME(state_of(ds[i])));
 	}
 	return all;
 }
@@ -449,30 +455,35 @@ static int reach(struct dev *d, uint32_t s, int *fd)
 	return 0;
 }
 
+/*
+ * QEMU sizes its switchover on MIG_DATA_SIZE: in STOP_COPY it must be
+ * exactly what the save then yields.
+ */
 static void test_data_size(struct dev *d)
 {
-	static const uint32_t states[] = {
-		S_RUNNING, S_RUNNING_P2P, S_STOP, S_STOP_COPY, S_RESUMING,
-		S_PRE_COPY, S_PRE_COPY_P2P,
-	};
-	uint64_t size;
-	char name[96];
-	size_t i;
-	int fd, ret;
+	const char *name = "MIG_DATA_SIZE in STOP_COPY equals the bytes the save then yields";
+	struct vfmig_buf b = { 0 };
+	uint64_t size = 0;
+	int fd = -1, ret;
+	bool eof = false;
 
-	for (i = 0; i < ARRAY_SIZE(states); i++) {
-		snprintf(name, sizeof(name), "MIG_DATA_SIZE is non-zero in %s",
-			 NAME(states[i]));
-		ret = reach(d, states[i], &fd);
-		if (!need(!ret, name, why))
-			continue;
+	dev_reset(d);
+	ret = set(d, S_STOP, NULL);
+	if (!ret)
+		ret = set(d, S_STOP_COPY, &fd);
+	if (!ret)
 		ret = vfmig_data_size(d->h.device, &size);
-		tap_result(!ret && size, name, "%s, stop_copy_length %llu",
-			   ret ? err_name(ret) : "ok",
-			   (unsigned long long)size);
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!ret)
+		ret = vfmig_read_data(fd, &b, &eof);
+	if (!ret && !eof)
+		ret = -ENOMSG;
+	check_result(!ret && b.len == size, name,
+		     "%s; MIG_DATA_SIZE %llu, the save gave %zu bytes",
+		     ret ? err_name(ret) : "ok", (unsigned long long)size,
+		     b.len);
+	if (fd >= 0)
+		close(fd);
+	vfmig_buf_free(&b);
 	dev_reset(d);
 }
 
@@ -489,7 +500,7 @@ static bool stream_well_formed(const char *name, const struct vfmig_buf *b,
 
 	ret = vfmig_stream_read(b->data, b->len, &v, err, sizeof(err));
 	if (ret) {
-		tap_result(0, name, "%s", err);
+		check_result(0, name, "%s", err);
 		vfmig_stream_free(&v);
 		return false;
 	}
@@ -508,13 +519,13 @@ static bool stream_well_formed(const char *name, const struct vfmig_buf *b,
 	      v.bar_size[2] == d->size && v.backend_id == 1 &&
 	      v.by_type[VFMIG_T_REGS] == 1 && v.regs_len == 8 && seen &&
 	      !missing;
-	tap_result(ret, name,
-		   "vendor %04x:%04x backend %u BAR2 %llu (BAR is %llu), %llu REGS of %u bytes, %zu of %zu pages not covered by MEM records",
-		   v.vendor, v.device, v.backend_id,
-		   (unsigned long long)v.bar_size[2],
-		   (unsigned long long)d->size,
-		   (unsigned long long)v.by_type[VFMIG_T_REGS], v.regs_len,
-		   missing, pages);
+	check_result(ret, name,
+		     "vendor %04x:%04x backend %u BAR2 %llu (BAR is %llu), %llu REGS of %u bytes, %zu of %zu pages not covered by MEM records",
+		     v.vendor, v.device, v.backend_id,
+		     (unsigned long long)v.bar_size[2],
+		     (unsigned long long)d->size,
+		     (unsigned long long)v.by_type[VFMIG_T_REGS], v.regs_len,
+		     missing, pages);
 	free(seen);
 	vfmig_stream_free(&v);
 	return ret;
@@ -530,33 +541,33 @@ static void test_round_trip_stop_copy(void)
 	good_mem = malloc(dev_a.size);
 	good_mask = 0xa5a50f0f;
 	if (!good_mem || !mem_b) {
-		tap_result(0, name, "out of memory");
+		check_result(0, name, "out of memory");
 		goto out;
 	}
 	ret = set_content(&dev_a, good_mem, run_seed ^ 1, good_mask);
-	if (!tap_result(!ret, "A: pattern into BAR2 by mmap, INTRMASK written",
-			"INTRMASK write: %s", err_name(ret)))
+	if (!check_result(!ret, "A: pattern into BAR2 by mmap, INTRMASK written",
+			  "INTRMASK write: %s", err_name(ret)))
 		goto out;
 	ret = save_stop_copy(&dev_a, &good);
-	if (!tap_result(!ret,
-			"save A: RUNNING -> STOP -> STOP_COPY, read to EOF, -> STOP -> RUNNING",
-			"%s", why)) {
+	if (!check_result(!ret,
+			  "save A: RUNNING -> STOP -> STOP_COPY, read to EOF, -> STOP -> RUNNING",
+			  "%s", why)) {
 		good.len = 0;
 		goto out;
 	}
-	tap_result(state_of(&dev_a) == S_RUNNING && same_content(&dev_a, good_mem, good_mask),
-		   "A keeps running with its content after the save",
-		   "state %s; %s", NAME(state_of(&dev_a)), why);
+	check_result(state_of(&dev_a) == S_RUNNING && same_content(&dev_a, good_mem, good_mask),
+		     "A keeps running with its content after the save",
+		     "state %s; %s", NAME(state_of(&dev_a)), why);
 	/* Load it even if the check failed: B's verdict matters too. */
 	stream_well_formed("A's stream passes the offline check and covers BAR2",
 			   &good, &dev_a);
 	set_content(&dev_b, mem_b, run_seed ^ 2, mask_b);
 	ret = load(&dev_b, good.data, good.len);
-	if (!tap_result(!ret,
-			"load into B: STOP -> RESUMING, write 32 KiB chunks, -> STOP -> RUNNING",
-			"%s", why))
+	if (!check_result(!ret,
+			  "load into B: STOP -> RESUMING, write 32 KiB chunks, -> STOP -> RUNNING",
+			  "%s", why))
 		goto out;
-	tap_result(same_content(&dev_b, good_mem, good_mask), name, "%s", why);
+	check_result(same_content(&dev_b, good_mem, good_mask), name, "%s", why);
 out:
 	free(mem_b);
 }
@@ -580,21 +591,21 @@ static void test_round_trip_pre_copy(bool change)
 	bool eof;
 
 	if (!mem) {
-		tap_result(0, pfx, "out of memory");
+		check_result(0, pfx, "out of memory");
 		return;
 	}
 	set_content(&dev_a, mem, run_seed ^ (change ? 3 : 4), mask);
 	ret = set(&dev_a, S_PRE_COPY, &fd);
 	snprintf(name, sizeof(name), "%s: RUNNING -> PRE_COPY gives a data fd",
 		 pfx);
-	if (!tap_result(!ret && fd >= 0, name, "%s", ret ? why : "no fd"))
+	if (!check_result(!ret && fd >= 0, name, "%s", ret ? why : "no fd"))
 		goto out;
 	ret = vfmig_precopy_info(fd, &init0, &dirty);
 	snprintf(name, sizeof(name),
 		 "%s: PRECOPY_INFO initial_bytes non-zero at start", pfx);
-	tap_result(!ret && init0, name, "%s, initial %llu dirty %llu",
-		   ret ? err_name(ret) : "ok", (unsigned long long)init0,
-		   (unsigned long long)dirty);
+	check_result(!ret && init0, name, "%s, initial %llu dirty %llu",
+		     ret ? err_name(ret) : "ok", (unsigned long long)init0,
+		     (unsigned long long)dirty);
 	if (!change) {
 		/* initial_bytes falls as the data is read. */
 		struct vfmig_buf part = { 0 };
@@ -603,11 +614,11 @@ static void test_round_trip_pre_copy(bool change)
 		ssize_t n = read(fd, head, sizeof(head));
 
 		ret = vfmig_precopy_info(fd, &mid, &dirty);
-		tap_result(n == sizeof(head) && !ret && mid < init0 && mid,
-			   "pre-copy: initial_bytes falls after an 8 KiB read",
-			   "read %zd, %s, initial %llu then %llu", n,
-			   ret ? err_name(ret) : "ok",
-			   (unsigned long long)init0, (unsigned long long)mid);
+		check_result(n == sizeof(head) && !ret && mid < init0 && mid,
+			     "pre-copy: initial_bytes falls after an 8 KiB read",
+			     "read %zd, %s, initial %llu then %llu", n,
+			     ret ? err_name(ret) : "ok",
+			     (unsigned long long)init0, (unsigned long long)mid);
 		if (n > 0) {
 			part.data = malloc(n);
 			if (part.data) {
@@ -621,15 +632,15 @@ static void test_round_trip_pre_copy(bool change)
 	ret = vfmig_read_data(fd, &b, &eof);
 	snprintf(name, sizeof(name),
 		 "%s: read ends with ENOMSG (temporary end)", pfx);
-	tap_result(!ret && !eof && b.len, name, "%s after %zu bytes",
-		   ret ? err_name(ret) : eof ? "EOF" : "no data", b.len);
+	check_result(!ret && !eof && b.len, name, "%s after %zu bytes",
+		     ret ? err_name(ret) : eof ? "EOF" : "no data", b.len);
 	pre_len = b.len;
 	ret = vfmig_precopy_info(fd, &init1, &dirty);
 	snprintf(name, sizeof(name),
 		 "%s: PRECOPY_INFO initial_bytes 0 at ENOMSG", pfx);
-	tap_result(!ret && !init1, name, "%s, initial %llu dirty %llu",
-		   ret ? err_name(ret) : "ok", (unsigned long long)init1,
-		   (unsigned long long)dirty);
+	check_result(!ret && !init1, name, "%s, initial %llu dirty %llu",
+		     ret ? err_name(ret) : "ok", (unsigned long long)init1,
+		     (unsigned long long)dirty);
 	if (change) {
 		/* The guest writes on while pre-copy runs. */
 		for (i = 0; i < dev_a.size; i += 3 * VFMIG_MEM_ALIGN)
@@ -644,22 +655,22 @@ static void test_round_trip_pre_copy(bool change)
 	if (!ret)
 		ret = set(&dev_a, S_STOP_COPY, NULL);
 	snprintf(name, sizeof(name), "%s: -> PRE_COPY_P2P -> STOP_COPY", pfx);
-	if (!tap_result(!ret, name, "%s", why))
+	if (!check_result(!ret, name, "%s", why))
 		goto out;
 	ret = vfmig_read_data(fd, &b, &eof);
 	snprintf(name, sizeof(name),
 		 "%s: the same fd reads to EOF in STOP_COPY", pfx);
-	tap_result(!ret && eof && b.len > pre_len, name,
-		   "%s, %zu bytes after the pre-copy %zu",
-		   ret ? err_name(ret) : eof ? "EOF" : "ENOMSG",
-		   b.len - pre_len, pre_len);
+	check_result(!ret && eof && b.len > pre_len, name,
+		     "%s, %zu bytes after the pre-copy %zu",
+		     ret ? err_name(ret) : eof ? "EOF" : "ENOMSG",
+		     b.len - pre_len, pre_len);
 	ret = set(&dev_a, S_STOP, NULL);
 	if (!ret)
 		ret = set(&dev_a, S_RUNNING, NULL);
 	close(fd);
 	fd = -1;
 	snprintf(name, sizeof(name), "%s: A back to RUNNING via STOP", pfx);
-	tap_result(!ret, name, "%s", why);
+	check_result(!ret, name, "%s", why);
 	snprintf(name, sizeof(name),
 		 "%s: the stream passes the offline check and covers BAR2",
 		 pfx);
@@ -668,12 +679,12 @@ static void test_round_trip_pre_copy(bool change)
 	set_content(&dev_b, NULL, run_seed ^ 5, 0);
 	ret = load(&dev_b, b.data, b.len);
 	snprintf(name, sizeof(name), "%s: B loads the stream", pfx);
-	if (!tap_result(!ret, name, "%s", why))
+	if (!check_result(!ret, name, "%s", why))
 		goto out;
 	snprintf(name, sizeof(name),
 		 change ? "%s: B ends with A's later memory and INTRMASK" :
 			  "%s: B's BAR2 and INTRMASK equal A's", pfx);
-	tap_result(same_content(&dev_b, mem, mask), name, "%s", why);
+	check_result(same_content(&dev_b, mem, mask), name, "%s", why);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -709,31 +720,77 @@ static void expect_rejected(const char *what, const void *buf, size_t len,
 	else
 		ok = (!r.write_err || r.write_err == -EINVAL) &&
 		     r.stop_err == -EINVAL && r.state == S_ERROR;
-	tap_result(ok, name,
-		   "write: %s at %zu; RESUMING -> STOP: %s; state %s (want EINVAL then ERROR)",
-		   r.write_err ? err_name(r.write_err) : "accepted", r.written,
-		   r.stop_err ? err_name(r.stop_err) : "succeeded",
-		   NAME(r.state));
+	check_result(ok, name,
+		     "write: %s at %zu; RESUMING -> STOP: %s; state %s (want EINVAL then ERROR)",
+		     r.write_err ? err_name(r.write_err) : "accepted", r.written,
+		     r.stop_err ? err_name(r.stop_err) : "succeeded",
+		     NAME(r.state));
 
 	ret = dev_reset(&dev_b);
 	snprintf(name, sizeof(name), "after %s: reset -> RUNNING", what);
-	tap_result(!ret && state_of(&dev_b) == S_RUNNING, name, "%s, state %s",
-		   ret ? err_name(ret) : "reset ok", NAME(state_of(&dev_b)));
+	check_result(!ret && state_of(&dev_b) == S_RUNNING, name, "%s, state %s",
+		     ret ? err_name(ret) : "reset ok", NAME(state_of(&dev_b)));
 	if (!then_good)
 		return;
 	snprintf(name, sizeof(name), "after %s: a good load succeeds", what);
 	set_content(&dev_b, NULL, run_seed ^ 6, 0);
 	ret = load(&dev_b, good.data, good.len);
-	if (tap_result(!ret, name, "%s", why))
-		tap_result(same_content(&dev_b, good_mem, good_mask),
-			   "... and B holds the good stream's content", "%s",
-			   why);
+	if (check_result(!ret, name, "%s", why))
+		check_result(same_content(&dev_b, good_mem, good_mask),
+			     "... and B holds the good stream's content", "%s",
+			     why);
+}
+
+/*
+ * Load @buf into B and expect every write() to be accepted and RESUMING ->
+ * STOP to be refused with EINVAL, leaving ERROR: a stream well formed
+ * record by record that lacks something only the whole can show.
+ */
+static void expect_refused_at_stop(const char *what, const void *buf,
+				   size_t len)
+{
+	struct load_res r;
+	char name[192];
+	int ret;
+
+	snprintf(name, sizeof(name),
+		 "refuses %s at RESUMING -> STOP, every write() accepted (%zu bytes)",
+		 what, len);
+	ret = dev_reset(&dev_b);
+	if (!ret)
+		ret = load_raw(&dev_b, buf, len, &r);
+	if (!need(!ret, name, why))
+		return;
+	check_result(!r.write_err && r.written == len && r.stop_err == -EINVAL &&
+		     r.state == S_ERROR, name,
+		     "write: %s at %zu; RESUMING -> STOP: %s; state %s (want all written, then EINVAL and ERROR)",
+		     r.write_err ? err_name(r.write_err) : "accepted", r.written,
+		     r.stop_err ? err_name(r.stop_err) : "succeeded",
+		     NAME(r.state));
+	dev_reset(&dev_b);
+}
+
+/*
+ * Give the record at @pos of @c an unknown type without the MANDATORY
+ * flag and reseal it: a reader checks and skips it, so the stream stays
+ * valid at every write() and only lacks what the record carried.
+ */
+static void hide_record(uint8_t *c, size_t pos)
+{
+	struct vfmig_record rec;
+
+	memcpy(&rec, c + pos, sizeof(rec));
+	rec.type = htole16(0x0100);
+	rec.flags = 0;
+	memcpy(c + pos, &rec, sizeof(rec));
+	vfmig_record_reseal(c + pos);
 }
 
 static void test_rejects(void)
 {
 	struct vfmig_stream_view v;
-	const struct vfmig_rec_view *mem = NULL, *endr = NULL;
+	const struct vfmig_rec_view *mem = NULL, *endr = NULL, *regs = NULL;
+	const struct vfmig_rec_view *last_mem = NULL;
 	struct vfmig_stream_header h;
 	struct vfmig_record rec;
 	uint8_t *c;
@@ -744,20 +801,24 @@ static void test_rejects(void)
 
 	if (!len || vfmig_stream_read(good.data, len, &v, err, sizeof(err)) ||
 	    v.nrec < 3) {
-		tap_result(0, "rejection tests have a good stream to mangle",
-			   "the STOP_COPY save failed or gave a bad stream");
+		check_result(0, "rejection tests have a good stream to mangle",
+			     "the STOP_COPY save failed or gave a bad stream");
 		return;
 	}
 	for (k = 0; k < v.nrec; k++) {
 		if (!mem && v.rec[k].type == VFMIG_REC_MEM)
 			mem = &v.rec[k];
+		if (v.rec[k].type == VFMIG_REC_MEM)
+			last_mem = &v.rec[k];
+		if (v.rec[k].type == VFMIG_REC_REGS)
+			regs = &v.rec[k];
 		if (v.rec[k].type == VFMIG_REC_END)
 			endr = &v.rec[k];
 	}
 	c = malloc(len + 4096);
-	if (!mem || !endr || !c) {
-		tap_result(0, "rejection tests have a good stream to mangle",
-			   "no MEM or END record, or no memory");
+	if (!mem || !endr || !regs || !c) {
+		check_result(0, "rejection tests have a good stream to mangle",
+			     "no MEM or END record, or no memory");
 		goto out;
 	}
 
@@ -844,6 +905,16 @@ static void test_rejects(void)
 	memcpy(c + len, good.data + endr->pos, VFMIG_REC_SIZE);
 	expect_rejected("data after END", c, len + VFMIG_REC_SIZE, true, true);
 
+	/* Well formed record by record, incomplete as a whole. */
+	memcpy(c, good.data, len);
+	hide_record(c, regs->pos);
+	expect_refused_at_stop("a stream whose register record is hidden", c,
+			       len);
+	memcpy(c, good.data, len);
+	hide_record(c, last_mem->pos);
+	expect_refused_at_stop("a stream missing the BAR's last memory record",
+			       c, len);
+
 	/* A bad header's error sticks: later writes fail too. */
 	{
 		int fd = -1, ret, w1, w2 = 0;
@@ -857,12 +928,12 @@ static void test_rejects(void)
 		w1 = write(fd, c, VFMIG_HDR_SIZE) < 0 ? -errno : 0;
 		if (w1)
 			w2 = write(fd, good.data, VFMIG_HDR_SIZE) < 0 ? -errno : 0;
-		tap_result(!ret && w1 == -EINVAL && w2 == -EINVAL,
-			   "a bad header fails write() at once with EINVAL, and the next write too",
-			   "%s; first write %s, second write %s",
-			   ret ? why : "RESUMING reached",
-			   w1 ? err_name(w1) : "accepted",
-			   w2 ? err_name(w2) : "accepted");
+		check_result(!ret && w1 == -EINVAL && w2 == -EINVAL,
+			     "a bad header fails write() at once with EINVAL, and the next write too",
+			     "%s; first write %s, second write %s",
+			     ret ? why : "RESUMING reached",
+			     w1 ? err_name(w1) : "accepted",
+			     w2 ? err_name(w2) : "accepted");
 		if (fd >= 0)
 			close(fd);
 		dev_reset(&dev_b);
@@ -900,10 +971,10 @@ static void test_arcs(struct dev *d)
 					continue;
 				ret = vfmig_set_state(d->h.device, to, &nfd);
 				now = state_of(d);
-				tap_result(ret == -EINVAL && now == from &&
-					   nfd < 0, name, "got %s, state %s",
-					   ret ? err_name(ret) : "success",
-					   NAME(now));
+				check_result(ret == -EINVAL && now == from &&
+					     nfd < 0, name, "got %s, state %s",
+					     ret ? err_name(ret) : "success",
+					     NAME(now));
 				if (nfd >= 0)
 					close(nfd);
 			} else {
@@ -941,9 +1012,9 @@ static void test_arcs(struct dev *d)
 				close(fd);
 		}
 	}
-	tap_result(!valid_bad && valid_ok == 64 - 17,
-		   "every other (from, to) pair succeeds and lands in to (47 pairs)",
-		   "%u ok, %u failed, first: %s", valid_ok, valid_bad, first_bad);
+	check_result(!valid_bad && valid_ok == 64 - 17,
+		     "every other (from, to) pair succeeds and lands in to (47 pairs)",
+		     "%u ok, %u failed, first: %s", valid_ok, valid_bad, first_bad);
 	dev_reset(d);
 }
 
@@ -964,14 +1035,14 @@ static void test_bad_argsz(struct dev *d)
 	u.f.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 	memcpy(u.f.data, &s, sizeof(s));
 	ret = ioctl(d->h.device, VFIO_DEVICE_FEATURE, &u.f) ? -errno : 0;
-	tap_result(ret == -EINVAL && state_of(d) == S_RUNNING,
-		   "MIG_DEVICE_STATE SET with a short argsz: EINVAL, state unchanged",
-		   "%s, state %s", ret ? err_name(ret) : "success",
-		   NAME(state_of(d)));
+	check_result(ret == -EINVAL && state_of(d) == S_RUNNING,
+		     "MIG_DEVICE_STATE SET with a short argsz: EINVAL, state unchanged",
+		     "%s, state %s", ret ? err_name(ret) : "success",
+		     NAME(state_of(d)));
 	u.f.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 	ret = ioctl(d->h.device, VFIO_DEVICE_FEATURE, &u.f) ? -errno : 0;
-	tap_result(ret == -EINVAL, "MIG_DEVICE_STATE GET with a short argsz: EINVAL",
-		   "%s", ret ? err_name(ret) : "success");
+	check_result(ret == -EINVAL, "MIG_DEVICE_STATE GET with a short argsz: EINVAL",
+		     "%s", ret ? err_name(ret) : "success");
 
 	ret = set(d, S_PRE_COPY, &fd);
 	if (!need(!ret && fd >= 0, "GET_PRECOPY_INFO with a short argsz: EINVAL",
@@ -980,8 +1051,8 @@ static void test_bad_argsz(struct dev *d)
 	memset(&info, 0, sizeof(info));
 	info.argsz = offsetof(struct vfio_precopy_info, initial_bytes) - 1;
 	ret = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info) ? -errno : 0;
-	tap_result(ret == -EINVAL, "GET_PRECOPY_INFO with a short argsz: EINVAL",
-		   "%s", ret ? err_name(ret) : "success");
+	check_result(ret == -EINVAL, "GET_PRECOPY_INFO with a short argsz: EINVAL",
+		     "%s", ret ? err_name(ret) : "success");
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1002,10 +1073,10 @@ static void test_wrong_state_io(struct dev *d)
 	if (need(!ret && fd >= 0, "saving fd: write() fails", why)) {
 		memset(b, 0, sizeof(b));
 		n = write(fd, b, sizeof(b));
-		tap_result(n < 0, "saving fd: write() fails", "wrote %zd", n);
+		check_result(n < 0, "saving fd: write() fails", "wrote %zd", n);
 		n = pread(fd, b, sizeof(b), 0);
-		tap_result(n < 0 && errno == ESPIPE, "saving fd: pread() fails with ESPIPE",
-			   "%zd, %s", n, n < 0 ? strerror(errno) : "no error");
+		check_result(n < 0 && errno == ESPIPE, "saving fd: pread() fails with ESPIPE",
+			     "%zd, %s", n, n < 0 ? strerror(errno) : "no error");
 		close(fd);
 	}
 
@@ -1014,18 +1085,18 @@ static void test_wrong_state_io(struct dev *d)
 	if (need(!ret && fd >= 0, "PRECOPY_INFO in STOP_COPY fails with EINVAL",
 		 why)) {
 		ret = vfmig_precopy_info(fd, &initial, &dirty);
-		tap_result(ret == -EINVAL, "PRECOPY_INFO in STOP_COPY fails with EINVAL",
-			   "%s", ret ? err_name(ret) : "success");
+		check_result(ret == -EINVAL, "PRECOPY_INFO in STOP_COPY fails with EINVAL",
+			     "%s", ret ? err_name(ret) : "success");
 		n = read(fd, b, sizeof(b));
 		ret = set(d, S_STOP, NULL);
 		if (need(n > 0 && !ret,
 			 "after STOP_COPY -> STOP the old saving fd's read() fails with ENODEV",
 			 ret ? why : "the first read in STOP_COPY failed")) {
 			n = read(fd, b, sizeof(b));
-			tap_result(n < 0 && errno == ENODEV,
-				   "after STOP_COPY -> STOP the old saving fd's read() fails with ENODEV",
-				   "read %zd, %s", n,
-				   n < 0 ? strerror(errno) : "no error");
+			check_result(n < 0 && errno == ENODEV,
+				     "after STOP_COPY -> STOP the old saving fd's read() fails with ENODEV",
+				     "read %zd, %s", n,
+				     n < 0 ? strerror(errno) : "no error");
 		}
 		close(fd);
 	}
@@ -1034,11 +1105,11 @@ static void test_wrong_state_io(struct dev *d)
 	ret = reach(d, S_RESUMING, &fd);
 	if (need(!ret && fd >= 0, "resuming fd: read() fails", why)) {
 		n = read(fd, b, sizeof(b));
-		tap_result(n < 0, "resuming fd: read() fails", "read %zd", n);
+		check_result(n < 0, "resuming fd: read() fails", "read %zd", n);
 		n = pwrite(fd, good.data, VFMIG_HDR_SIZE, 0);
-		tap_result(n < 0 && errno == ESPIPE,
-			   "resuming fd: pwrite() fails with ESPIPE", "%zd, %s",
-			   n, n < 0 ? strerror(errno) : "no error");
+		check_result(n < 0 && errno == ESPIPE,
+			     "resuming fd: pwrite() fails with ESPIPE", "%zd, %s",
+			     n, n < 0 ? strerror(errno) : "no error");
 		close(fd);
 	}
 	dev_reset(d);
@@ -1072,11 +1143,11 @@ static void test_reset_during(uint32_t s)
 	poll(&pfd, 1, 0);
 	n2 = read(fd, buf, sizeof(buf));
 	e = n2 < 0 ? errno : 0;
-	tap_result(n > 0 && !ret && now == S_RUNNING && n2 < 0 &&
-		   e == ENODEV && (pfd.revents & POLLERR), name,
-		   "first read %zd, reset %s, state %s, later read %zd (%s), revents %#x",
-		   n, ret ? err_name(ret) : "ok", NAME(now), n2,
-		   e ? strerror(e) : "no error", pfd.revents);
+	check_result(n > 0 && !ret && now == S_RUNNING && n2 < 0 &&
+		     e == ENODEV && (pfd.revents & POLLERR), name,
+		     "first read %zd, reset %s, state %s, later read %zd (%s), revents %#x",
+		     n, ret ? err_name(ret) : "ok", NAME(now), n2,
+		     e ? strerror(e) : "no error", pfd.revents);
 	close(fd);
 
 	snprintf(name, sizeof(name),
@@ -1086,9 +1157,9 @@ static void test_reset_during(uint32_t s)
 	ret = save_stop_copy(&dev_a, &b);
 	if (!ret)
 		ret = load(&dev_b, b.data, b.len);
-	if (tap_result(!ret, name, "%s", why))
-		tap_result(same_content(&dev_b, mem, 0x77 + s),
-			   "... and B equals A", "%s", why);
+	if (check_result(!ret, name, "%s", why))
+		check_result(same_content(&dev_b, mem, 0x77 + s),
+			     "... and B equals A", "%s", why);
 out:
 	vfmig_buf_free(&b);
 	free(mem);
@@ -1105,10 +1176,10 @@ static void test_reset_during_resuming(void)
 	ret = vfmig_write_data(fd, good.data, good.len / 2, LOAD_CHUNK, NULL);
 	dev_reset(&dev_b);
 	w = write(fd, good.data, 64) < 0 ? -errno : 0;
-	tap_result(!ret && state_of(&dev_b) == S_RUNNING && w == -ENODEV, name,
-		   "first half %s, state %s, write after reset %s",
-		   err_name(ret), NAME(state_of(&dev_b)),
-		   w ? err_name(w) : "accepted");
+	check_result(!ret && state_of(&dev_b) == S_RUNNING && w == -ENODEV, name,
+		     "first half %s, state %s, write after reset %s",
+		     err_name(ret), NAME(state_of(&dev_b)),
+		     w ? err_name(w) : "accepted");
 	close(fd);
 }
 
@@ -1129,10 +1200,10 @@ static void test_close_device(void)
 	e = errno;
 	dev_a.h.device = ioctl(dev_a.h.group, VFIO_GROUP_GET_DEVICE_FD, dev_a.bdf);
 	ret = dev_a.h.device < 0 ? -errno : dev_map(&dev_a);
-	tap_result(n < 0 && e == ENODEV && !ret && state_of(&dev_a) == S_RUNNING,
-		   name, "read %zd (%s), reopen %s, state %s", n,
-		   n < 0 ? strerror(e) : "no error", err_name(ret),
-		   NAME(state_of(&dev_a)));
+	check_result(n < 0 && e == ENODEV && !ret && state_of(&dev_a) == S_RUNNING,
+		     name, "read %zd (%s), reopen %s, state %s", n,
+		     n < 0 ? strerror(e) : "no error", err_name(ret),
+		     NAME(state_of(&dev_a)));
 	close(fd);
 }
 
@@ -1149,22 +1220,22 @@ static void test_poll(void)
 		return;
 	pfd.fd = fd;
 	ret = poll(&pfd, 1, 0);
-	tap_result(ret == 1 && (pfd.revents & POLLIN) &&
-		   !(pfd.revents & (POLLERR | POLLHUP)),
-		   "poll: saving fd POLLIN at the start of PRE_COPY",
-		   "poll %d revents %#x", ret, pfd.revents);
+	check_result(ret == 1 && (pfd.revents & POLLIN) &&
+		     !(pfd.revents & (POLLERR | POLLHUP)),
+		     "poll: saving fd POLLIN at the start of PRE_COPY",
+		     "poll %d revents %#x", ret, pfd.revents);
 	ret = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	n = read(fd, buf, sizeof(buf));
-	tap_result(!ret && n > 0, "O_NONBLOCK read of the saving fd returns data",
-		   "fcntl %d, read %zd %s", ret, n,
-		   n < 0 ? strerror(errno) : "");
+	check_result(!ret && n > 0, "O_NONBLOCK read of the saving fd returns data",
+		     "fcntl %d, read %zd %s", ret, n,
+		     n < 0 ? strerror(errno) : "");
 	ret = set(&dev_a, S_RUNNING, NULL);
 	pfd.revents = 0;
 	poll(&pfd, 1, 0);
-	tap_result(!ret && (pfd.revents & (POLLERR | POLLHUP)) ==
-		   (POLLERR | POLLHUP),
-		   "PRE_COPY -> RUNNING disables the fd: poll POLLERR|POLLHUP",
-		   "%s revents %#x", ret ? why : "", pfd.revents);
+	check_result(!ret && (pfd.revents & (POLLERR | POLLHUP)) ==
+		     (POLLERR | POLLHUP),
+		     "PRE_COPY -> RUNNING disables the fd: poll POLLERR|POLLHUP",
+		     "%s revents %#x", ret ? why : "", pfd.revents);
 	close(fd);
 
 	/* STOP_COPY at its end: read() returns 0 again, poll readable. */
@@ -1178,15 +1249,15 @@ static void test_poll(void)
 		pfd.revents = 0;
 		poll(&pfd, 1, 0);
 		n = read(fd, buf, sizeof(buf));
-		tap_result(!ret && eof && n == 0 && (pfd.revents & POLLIN),
-			   "STOP_COPY at end of stream: read() 0 again, poll POLLIN",
-			   "%s eof %d, read %zd, revents %#x",
-			   ret ? err_name(ret) : "ok", eof, n, pfd.revents);
+		check_result(!ret && eof && n == 0 && (pfd.revents & POLLIN),
+			     "STOP_COPY at end of stream: read() 0 again, poll POLLIN",
+			     "%s eof %d, read %zd, revents %#x",
+			     ret ? err_name(ret) : "ok", eof, n, pfd.revents);
 		vfmig_buf_free(&b);
 		close(fd);
 	} else {
-		tap_result(0, "STOP_COPY at end of stream: read() 0 again, poll POLLIN",
-			   "%s", why);
+		check_result(0, "STOP_COPY at end of stream: read() 0 again, poll POLLIN",
+			     "%s", why);
 	}
 	dev_reset(&dev_a);
 }
@@ -1292,17 +1363,17 @@ static void test_odd_io(void)
 		return;
 	set_content(&dev_a, mem, run_seed ^ 21, 0x2121);
 	ret = save_odd_reads(&dev_a, &b);
-	if (tap_result(!ret, "odd-sized reads (1, 3, 31, ... bytes) save A",
-		       "%s", why))
+	if (check_result(!ret, "odd-sized reads (1, 3, 31, ... bytes) save A",
+			 "%s", why))
 		stream_well_formed("odd-sized reads (1, 3, 31, ... bytes) give a valid stream",
 				   &b, &dev_a);
 	set_content(&dev_b, NULL, run_seed ^ 22, 0);
 	ret = b.len ? load_odd_writes(&dev_b, b.data, b.len) : -EIO;
-	if (tap_result(!ret,
-		       "odd-sized writes (7, 1 MiB + 1, ... bytes) load B; its fd is dead after",
-		       "%s", why))
-		tap_result(same_content(&dev_b, mem, 0x2121),
-			   "... and B equals A", "%s", why);
+	if (check_result(!ret,
+			 "odd-sized writes (7, 1 MiB + 1, ... bytes) load B; its fd is dead after",
+			 "%s", why))
+		check_result(same_content(&dev_b, mem, 0x2121),
+			     "... and B equals A", "%s", why);
 	vfmig_buf_free(&b);
 	free(mem);
 }
@@ -1330,8 +1401,8 @@ static void test_bar_buffers(void)
 	ret = reach(&dev_a, S_STOP_COPY, &fd);
 	if (need(!ret, n1, why)) {
 		n = read(fd, dev_b.map, head);
-		tap_result(n > 0, n1, "read %zd: %s", n,
-			   n < 0 ? strerror(errno) : "");
+		check_result(n > 0, n1, "read %zd: %s", n,
+			     n < 0 ? strerror(errno) : "");
 		close(fd);
 	}
 
@@ -1339,8 +1410,8 @@ static void test_bar_buffers(void)
 	ret = reach(&dev_a, S_PRE_COPY, &fd);
 	if (need(!ret, n2, why)) {
 		n = read(fd, dev_a.map, head);
-		tap_result(n > 0, n2, "read %zd: %s", n,
-			   n < 0 ? strerror(errno) : "");
+		check_result(n > 0, n2, "read %zd: %s", n,
+			     n < 0 ? strerror(errno) : "");
 		close(fd);
 	}
 	dev_reset(&dev_a);
@@ -1361,8 +1432,8 @@ static void test_bar_buffers(void)
 	if (!ret)
 		ret = set(&dev_b, S_RUNNING, NULL);
 	close(fd);
-	tap_result(!ret && same_content(&dev_b, good_mem, good_mask), n3, "%s",
-		   why);
+	check_result(!ret && same_content(&dev_b, good_mem, good_mask), n3, "%s",
+		     why);
 }
 
 /* The saving fd closed early: the arcs still work. */
@@ -1380,7 +1451,7 @@ static void test_close_fd_early(void)
 		ret = set(&dev_a, S_STOP, NULL);
 	if (!ret)
 		ret = set(&dev_a, S_RUNNING, NULL);
-	tap_result(!ret, name, "%s", why);
+	check_result(!ret, name, "%s", why);
 
 	name = "resuming fd closed half-way: RESUMING -> STOP fails with EINVAL";
 	ret = reach(&dev_b, S_RESUMING, &fd);
@@ -1390,9 +1461,9 @@ static void test_close_fd_early(void)
 	close(fd);
 	if (!ret)
 		ret = vfmig_set_state(dev_b.h.device, S_STOP, NULL);
-	tap_result(ret == -EINVAL && state_of(&dev_b) == S_ERROR, name,
-		   "%s, state %s", ret ? err_name(ret) : "accepted",
-		   NAME(state_of(&dev_b)));
+	check_result(ret == -EINVAL && state_of(&dev_b) == S_ERROR, name,
+		     "%s, state %s", ret ? err_name(ret) : "accepted",
+		     NAME(state_of(&dev_b)));
 	dev_reset(&dev_b);
 }
 
@@ -1449,6 +1520,8 @@ static void *racer_run(void *arg)
  * returns false with why[] set if something went wrong.
  */
 static unsigned int race_hits;
+/* Extra random timings a race test may take before it must have hit. */
+#define RACE_RETRIES	24
 
 static int sysfs_reset(struct dev *d)
 {
@@ -1488,7 +1561,7 @@ static bool race_once(struct dev *d, uint32_t s, unsigned int us, bool sysfs)
 		snprintf(why, sizeof(why),
 			 "%s: the I/O thread is still stuck 30 s after a reset at %u us",
 			 NAME(s), us);
-		tap_result(0, "reset races: no hang", "%s", why);
+		check_result(0, "reset races: no hang", "%s", why);
 		exit(1);	/* the device cannot be trusted any more */
 	}
 	close(r.fd);
@@ -1542,13 +1615,25 @@ static void test_reset_races(void)
 		for (bad = 0, i = 0; i < ARRAY_SIZE(delays); i++) {
 			ok = race_once(d, states[k], delays[i], sysfs);
 			if (!ok && !bad++)
-				tap_result(0, name, "%s", why);
+				check_result(0, name, "%s", why);
+		}
+		/*
+		 * A race test that never raced proves nothing: try more
+		 * timings, within a bound, until a reset cuts a transfer.
+		 */
+		for (i = 0; !race_hits && !bad && i < RACE_RETRIES; i++) {
+			ok = race_once(d, states[k], (unsigned int)(random() % 3000),
+				       sysfs);
+			if (!ok && !bad++)
+				check_result(0, name, "%s", why);
 		}
 		if (!bad)
-			tap_result(1, name, "%s", "");
-		printf("# %s%s: %u of %zu resets cut a transfer short\n",
-		       NAME(states[k]), sysfs ? " (sysfs)" : "", race_hits,
-		       ARRAY_SIZE(delays));
+			check_result(1, name, "%s", "");
+		snprintf(name, sizeof(name), "%s%s: a reset cut a transfer in flight",
+			 NAME(states[k]), sysfs ? " (sysfs)" : "");
+		check_result(race_hits > 0, name,
+			     "no reset met a transfer in %zu tries: the race was not exercised",
+			     ARRAY_SIZE(delays) + i);
 	}
 
 	/* Afterwards both functions migrate as before. */
@@ -1556,9 +1641,9 @@ static void test_reset_races(void)
 	ret = save_stop_copy(&dev_a, &good);
 	if (!ret)
 		ret = load(&dev_b, good.data, good.len);
-	tap_result(!ret && same_content(&dev_b, good_mem, good_mask),
-		   "after the reset races a save of A and load into B work",
-		   "%s", why);
+	check_result(!ret && same_content(&dev_b, good_mem, good_mask),
+		     "after the reset races a save of A and load into B work",
+		     "%s", why);
 }
 
 /*
@@ -1580,12 +1665,12 @@ static void test_still_works(struct dev *d, const char *what)
 	memcpy(d->map + 4096, &v, 8);
 	memcpy(&m, d->map + 4096, 8);
 	ret = pread(d->h.device, &r, 8, d->bar2 + 4096) == 8 ? 0 : -errno;
-	tap_result(m == v && !ret && r == v, name,
-		   "wrote %#llx, mapping reads %#llx, region reads %#llx (%s); state %s; PCI_COMMAND %#x (memory decoding %s)",
-		   (unsigned long long)v, (unsigned long long)m,
-		   (unsigned long long)r, ret ? err_name(ret) : "ok",
-		   NAME(state_of(d)), cmd,
-		   cmd == 0xffff ? "?" : cmd & PCI_COMMAND_MEMORY ? "on" : "OFF");
+	check_result(m == v && !ret && r == v, name,
+		     "wrote %#llx, mapping reads %#llx, region reads %#llx (%s); state %s; PCI_COMMAND %#x (memory decoding %s)",
+		     (unsigned long long)v, (unsigned long long)m,
+		     (unsigned long long)r, ret ? err_name(ret) : "ok",
+		     NAME(state_of(d)), cmd,
+		     cmd == 0xffff ? "?" : cmd & PCI_COMMAND_MEMORY ? "on" : "OFF");
 	if (cmd != 0xffff && cmd != d->cmd0) {
 		/* Repair it, so that the next tests test something else. */
 		printf("# %s: PCI_COMMAND %#x, was %#x after the open: writing it back\n",
@@ -1615,9 +1700,9 @@ static void test_sysfs_reset(struct dev *d)
 	}
 	n = read(fd, buf, sizeof(buf));
 	e = n < 0 ? errno : 0;
-	tap_result(state_of(d) == S_RUNNING && n < 0 && e == ENODEV, name,
-		   "state %s, read %zd (%s)", NAME(state_of(d)), n,
-		   e ? strerror(e) : "no error");
+	check_result(state_of(d) == S_RUNNING && n < 0 && e == ENODEV, name,
+		     "state %s, read %zd (%s)", NAME(state_of(d)), n,
+		     e ? strerror(e) : "no error");
 	close(fd);
 }
 
@@ -1730,138 +1815,269 @@ static void test_reset_churn(struct dev *d, bool use_sysfs, bool bar_only)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 30;
 	if (pthread_timedjoin_np(t, NULL, &ts)) {
-		tap_result(0, name, "the save thread is stuck 30 s after the last reset");
+		check_result(0, name, "the save thread is stuck 30 s after the last reset");
 		exit(1);
 	}
 	dev_reset(d);
 	printf("# churn: %u resets (%u by sysfs), %u save cycles, %u cut short\n",
 	       resets, sysfs, c.cycles, c.cut);
-	tap_result(!c.bad && c.cycles && state_of(d) == S_RUNNING, name,
-		   "%u unexpected results, first: %s; %u cycles; state %s",
-		   c.bad, c.first, c.cycles, NAME(state_of(d)));
+	check_result(!c.bad && c.cycles && state_of(d) == S_RUNNING, name,
+		     "%u unexpected results, first: %s; %u cycles; state %s",
+		     c.bad, c.first, c.cycles, NAME(state_of(d)));
 }
 
-/* The groups of tests, in the order they run; all by default. */
-static void group_basic(void)
-{
-	test_data_size(&dev_b);
-	test_round_trip_stop_copy();
-	test_round_trip_pre_copy(false);
-	test_round_trip_pre_copy(true);
-}
+/* ---- the harness: fixtures and tests ---- */
 
-static void group_rejects(void)
+/* Make the reference stream from A: known content, a STOP_COPY save. */
+static int make_good(void)
 {
-	test_rejects();
-}
+	int ret;
 
-static void group_fsm(void)
-{
-	test_arcs(&dev_b);
-	test_bad_argsz(&dev_a);
-}
-
-static void group_files(void)
-{
-	test_wrong_state_io(&dev_b);
-	test_reset_during(S_PRE_COPY);
-	test_reset_during(S_STOP_COPY);
-	test_reset_during_resuming();
-	test_poll();
-	test_odd_io();
-	test_bar_buffers();
-	test_close_fd_early();
-	test_still_works(&dev_a, "the earlier tests");
-}
-
-static void group_resets(void)
-{
-	test_sysfs_reset(&dev_a);
-	test_still_works(&dev_a, "a sysfs reset during STOP_COPY");
-	test_reset_races();
-	test_still_works(&dev_a, "resets racing data-fd I/O");
-	test_still_works(&dev_b, "resets racing data-fd I/O");
-	test_close_device();
+	good_mem = malloc(dev_a.size);
+	good_mask = 0xa5a50f0f;
+	if (!good_mem)
+		return -ENOMEM;
+	ret = set_content(&dev_a, good_mem, run_seed ^ 1, good_mask);
+	if (!ret)
+		ret = save_stop_copy(&dev_a, &good);
+	return ret;
 }
 
 /*
- * Not in the default run: thousands of resets racing save cycles wedged
- * the test VM (a CPU's local APIC timer stuck in service under TCG, see
- * Documentation/vfmigctl.md) in 3 of 19 runs, which looks like the
- * emulator rather than vfmig, and costs a whole VM timeout.
+ * Open A and B (from VFMIG_BDF_A and VFMIG_BDF_B) and check they can be
+ * migrated at all; every fixture's setup, in the test's own process.
  */
-static void group_churn(void)
+static void open_pair(struct __test_metadata *_metadata)
 {
-	test_reset_churn(&dev_a, false, false);
-	test_still_works(&dev_a, "ioctl resets racing save cycles");
-	test_reset_churn(&dev_a, true, false);
-	test_still_works(&dev_a, "ioctl and sysfs resets racing save cycles");
-}
+	const char *a = bdf_from_env("VFMIG_BDF_A");
+	const char *b = bdf_from_env("VFMIG_BDF_B");
 
-/* The churn without migration: region reads instead of save cycles. */
-static void group_churn_bar(void)
-{
-	test_reset_churn(&dev_a, false, true);
-	test_still_works(&dev_a, "ioctl resets racing region reads");
-}
-
-static const struct {
-	const char *name;
-	void (*run)(void);
-	bool in_all;
-} groups[] = {
-	{ "basic", group_basic, true },
-	{ "rejects", group_rejects, true },
-	{ "fsm", group_fsm, true },
-	{ "files", group_files, true },
-	{ "resets", group_resets, true },
-	{ "churn", group_churn, false },	/* for hunting races */
-	{ "churn-bar", group_churn_bar, false },
-};
-
-int main(int argc, char **argv)
-{
-	size_t g;
-	int i;
-
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s BDF_A BDF_B [GROUP...]\ngroups:", argv[0]);
-		for (g = 0; g < ARRAY_SIZE(groups); g++)
-			fprintf(stderr, " %s", groups[g].name);
-		fprintf(stderr, " (default: all but churn)\n");
-		return 2;
-	}
+	ASSERT_NE(NULL, a) TH_LOG("set VFMIG_BDF_A and VFMIG_BDF_B");
+	ASSERT_NE(NULL, b) TH_LOG("set VFMIG_BDF_A and VFMIG_BDF_B");
 	run_seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	srandom(run_seed);
 	printf("# seed %#llx\n", (unsigned long long)run_seed);
-	if (!tap_result(!dev_open(&dev_a, argv[1]), "open A through VFIO and map BAR2",
-			"%s", why) ||
-	    !tap_result(!dev_open(&dev_b, argv[2]), "open B through VFIO and map BAR2",
-			"%s", why))
-		return 1;
-	if (!tap_result(dev_a.size == dev_b.size && dev_a.size >= (1 << 20),
-			"A and B have the same BAR2 size",
-			"%llu and %llu", (unsigned long long)dev_a.size,
-			(unsigned long long)dev_b.size))
-		return 1;
-	if (!test_features()) {
-		printf("# no migration: the other tests would only repeat that\n");
-		return 1;
-	}
-	/* The later groups need a good stream to mangle and compare with. */
-	if (argc > 3)
-		test_round_trip_stop_copy();
-	for (g = 0; g < ARRAY_SIZE(groups); g++) {
-		bool want = argc == 3 && groups[g].in_all;
+	ASSERT_EQ(0, dev_open(&dev_a, a)) TH_LOG("open A: %s", why);
+	ASSERT_EQ(0, dev_open(&dev_b, b)) TH_LOG("open B: %s", why);
+	ASSERT_TRUE(dev_a.size == dev_b.size && dev_a.size >= (1 << 20))
+		TH_LOG("BAR2 sizes %llu and %llu", (unsigned long long)dev_a.size,
+		       (unsigned long long)dev_b.size);
+	ASSERT_TRUE(test_features()) TH_LOG("no migration on A or B");
+}
 
-		for (i = 3; i < argc; i++)
-			want |= !strcmp(argv[i], groups[g].name);
-		if (want)
-			groups[g].run();
-	}
-
+static void close_pair(void)
+{
 	dev_close(&dev_a);
 	dev_close(&dev_b);
 	vfmig_buf_free(&good);
 	free(good_mem);
-	return tap_failed ? 1 : 0;
 }
+
+FIXTURE(pair) {
+	int unused;
+};
+
+FIXTURE_SETUP(pair)
+{
+	open_pair(_metadata);
+}
+
+FIXTURE_TEARDOWN(pair)
+{
+	close_pair();
+}
+
+/* The uAPI as vfmig implements it; every test may take its time (TCG). */
+#define MIG_TEST(name)	TEST_F_TIMEOUT(pair, name, 300)
+
+MIG_TEST(data_size)
+{
+	test_data_size(&dev_b);
+	checks_end(_metadata);
+}
+
+MIG_TEST(round_trip_stop_copy)
+{
+	test_round_trip_stop_copy();
+	checks_end(_metadata);
+}
+
+MIG_TEST(round_trip_pre_copy)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_round_trip_pre_copy(false);
+	checks_end(_metadata);
+}
+
+MIG_TEST(round_trip_pre_copy_changed_after_pass)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_round_trip_pre_copy(true);
+	checks_end(_metadata);
+}
+
+MIG_TEST(rejects_bad_streams)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_rejects();
+	checks_end(_metadata);
+}
+
+MIG_TEST(arcs)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_arcs(&dev_b);
+	checks_end(_metadata);
+}
+
+MIG_TEST(bad_argsz)
+{
+	test_bad_argsz(&dev_a);
+	checks_end(_metadata);
+}
+
+MIG_TEST(wrong_state_io)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_wrong_state_io(&dev_b);
+	checks_end(_metadata);
+}
+
+MIG_TEST(reset_during_resuming)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_reset_during_resuming();
+	checks_end(_metadata);
+}
+
+MIG_TEST(poll)
+{
+	test_poll();
+	checks_end(_metadata);
+}
+
+MIG_TEST(odd_sized_io)
+{
+	test_odd_io();
+	checks_end(_metadata);
+}
+
+MIG_TEST(bar_mapped_buffers)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_bar_buffers();
+	checks_end(_metadata);
+}
+
+MIG_TEST(close_fd_early)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_close_fd_early();
+	test_still_works(&dev_a, "data fds closed early");
+	checks_end(_metadata);
+}
+
+MIG_TEST(sysfs_reset_in_stop_copy)
+{
+	test_sysfs_reset(&dev_a);
+	test_still_works(&dev_a, "a sysfs reset during STOP_COPY");
+	checks_end(_metadata);
+}
+
+MIG_TEST(reset_races)
+{
+	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
+	test_reset_races();
+	test_still_works(&dev_a, "resets racing data-fd I/O");
+	test_still_works(&dev_b, "resets racing data-fd I/O");
+	checks_end(_metadata);
+}
+
+MIG_TEST(close_device)
+{
+	test_close_device();
+	checks_end(_metadata);
+}
+
+/* A reset while a saving fd is open, in each state that has one. */
+FIXTURE(reset_during) {
+	int unused;
+};
+
+FIXTURE_VARIANT(reset_during) {
+	uint32_t state;
+};
+
+FIXTURE_VARIANT_ADD(reset_during, pre_copy) {
+	.state = S_PRE_COPY,
+};
+
+FIXTURE_VARIANT_ADD(reset_during, stop_copy) {
+	.state = S_STOP_COPY,
+};
+
+FIXTURE_SETUP(reset_during)
+{
+	open_pair(_metadata);
+}
+
+FIXTURE_TEARDOWN(reset_during)
+{
+	close_pair();
+}
+
+TEST_F_TIMEOUT(reset_during, saving_fd_dies, 300)
+{
+	test_reset_during(variant->state);
+	checks_end(_metadata);
+}
+
+/*
+ * Stress, opt-in (VFMIG_STRESS=1): thousands of resets racing save cycles
+ * once wedged the test VM (Documentation/vfmigctl.md); bar_only races
+ * region reads instead, to tell vfmig's problems from the platform's.
+ */
+FIXTURE(churn) {
+	int unused;
+};
+
+FIXTURE_VARIANT(churn) {
+	bool sysfs;
+	bool bar_only;
+};
+
+FIXTURE_VARIANT_ADD(churn, ioctl_resets) {
+	.sysfs = false,
+	.bar_only = false,
+};
+
+FIXTURE_VARIANT_ADD(churn, ioctl_and_sysfs_resets) {
+	.sysfs = true,
+	.bar_only = false,
+};
+
+FIXTURE_VARIANT_ADD(churn, region_reads_only) {
+	.sysfs = false,
+	.bar_only = true,
+};
+
+FIXTURE_SETUP(churn)
+{
+	if (!getenv("VFMIG_STRESS"))
+		SKIP(return, "stress test: set VFMIG_STRESS=1 to run it");
+	open_pair(_metadata);
+}
+
+FIXTURE_TEARDOWN(churn)
+{
+	close_pair();
+}
+
+TEST_F_TIMEOUT(churn, no_hang, 600)
+{
+	test_reset_churn(&dev_a, variant->sysfs, variant->bar_only);
+	test_still_works(&dev_a, "resets racing save cycles");
+	checks_end(_metadata);
+}
+
+TEST_HARNESS_MAIN

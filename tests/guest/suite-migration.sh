@@ -4,7 +4,7 @@
 # uAPI tests of mig_test, then the same by hand with vfmigctl, and the
 # driver's explanations of refused streams in dmesg.
 . /opt/vfmig/tests/guest/lib.sh
-plan 23
+plan 25
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -39,8 +39,7 @@ hang_report() {
 
 echo "# migration uAPI tests: A=$A B=$B"
 dmesg_mark mig-test
-export VFMIG_CHURN_SECS=40
-hang_report mig_test 150 &
+hang_report mig_test 900 &
 watchdog=$!
 export VFMIG_BDF_A=$A VFMIG_BDF_B=$B
 run_tap mig_test "$VFMIG_BIN/mig_test"
@@ -52,6 +51,13 @@ check "dmesg explains the refused streams ($refusals lines \"$B: vfmig: ...\")" 
 	"no such line" test "$refusals" -gt 0
 dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep "vfmig:" | head -n 12 |
 	sed 's/^/# dmesg: /'
+# The two streams that only RESUMING -> STOP can refuse say why there.
+for why in "the stream carries no register record" \
+	"the stream does not cover the whole memory BAR"; do
+	check "dmesg: RESUMING->STOP refused: $why" "no such line for $B" \
+		eval 'dmesg | sed -n "/VFMIG-MARK-mig-test/,\$p" |
+			grep -q "$B: vfmig: RESUMING->STOP refused: $why"'
+done
 
 # vfmigctl: the same migration by hand. OUT holds the last command's output.
 vfmigctl() {

@@ -5,7 +5,7 @@
  * (region info, region read/write, mmap, reset) before migration is layered
  * on top.
  *
- * Usage: uapi_test BDF
+ * Usage: VFMIG_BDF_A=BDF uapi_test [kselftest harness options]
  */
 #include <errno.h>
 #include <stdint.h>
@@ -17,7 +17,8 @@
 #include <sys/mman.h>
 #include <linux/vfio.h>
 
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "check.h"
 #include "../../tools/lib/vfio_open.h"
 
 #define IVSHMEM_REG_BAR_SIZE	256
@@ -45,13 +46,13 @@ static void test_device_info(int dev)
 	struct vfio_device_info di = { .argsz = sizeof(di) };
 	int ret = ioctl(dev, VFIO_DEVICE_GET_INFO, &di);
 
-	tap_result(!ret && (di.flags & VFIO_DEVICE_FLAGS_PCI) &&
-		   di.num_regions > VFIO_PCI_BAR2_REGION_INDEX,
-		   "device info: a PCI device with BAR regions",
-		   "ret %d errno %d flags %#x regions %u", ret, errno,
-		   di.flags, di.num_regions);
-	tap_result(!ret && (di.flags & VFIO_DEVICE_FLAGS_RESET),
-		   "device info: reset supported", "flags %#x", di.flags);
+	check_result(!ret && (di.flags & VFIO_DEVICE_FLAGS_PCI) &&
+		     di.num_regions > VFIO_PCI_BAR2_REGION_INDEX,
+		     "device info: a PCI device with BAR regions",
+		     "ret %d errno %d flags %#x regions %u", ret, errno,
+		     di.flags, di.num_regions);
+	check_result(!ret && (di.flags & VFIO_DEVICE_FLAGS_RESET),
+		     "device info: reset supported", "flags %#x", di.flags);
 }
 
 static void test_bar0(int dev)
@@ -60,12 +61,12 @@ static void test_bar0(int dev)
 	uint32_t v = 0;
 	int ret = region_info(dev, VFIO_PCI_BAR0_REGION_INDEX, &ri);
 
-	tap_result(!ret && ri.size == IVSHMEM_REG_BAR_SIZE &&
-		   (ri.flags & VFIO_REGION_INFO_FLAG_READ) &&
-		   (ri.flags & VFIO_REGION_INFO_FLAG_WRITE),
-		   "BAR0 region info: 256-byte read/write register BAR",
-		   "ret %d size %llu flags %#x", ret,
-		   (unsigned long long)ri.size, ri.flags);
+	check_result(!ret && ri.size == IVSHMEM_REG_BAR_SIZE &&
+		     (ri.flags & VFIO_REGION_INFO_FLAG_READ) &&
+		     (ri.flags & VFIO_REGION_INFO_FLAG_WRITE),
+		     "BAR0 region info: 256-byte read/write register BAR",
+		     "ret %d size %llu flags %#x", ret,
+		     (unsigned long long)ri.size, ri.flags);
 	if (ret)
 		return;
 	/* INTRMASK (offset 0) is a plain read/write register. */
@@ -74,12 +75,12 @@ static void test_bar0(int dev)
 	v = 0;
 	if (!ret)
 		ret = pread(dev, &v, 4, ri.offset) == 4 ? 0 : -errno;
-	tap_result(!ret && v == 0xffffffff,
-		   "BAR0 INTRMASK register write reads back",
-		   "ret %d value %#x", ret, v);
+	check_result(!ret && v == 0xffffffff,
+		     "BAR0 INTRMASK register write reads back",
+		     "ret %d value %#x", ret, v);
 	v = 0;
 	if (pwrite(dev, &v, 4, ri.offset) != 4)
-		tap_result(0, "BAR0 INTRMASK restored", "errno %d", errno);
+		check_result(0, "BAR0 INTRMASK restored", "errno %d", errno);
 }
 
 static void test_bar2(int dev)
@@ -90,11 +91,11 @@ static void test_bar2(int dev)
 	uint64_t *buf, *map;
 	int ret = region_info(dev, VFIO_PCI_BAR2_REGION_INDEX, &ri);
 
-	tap_result(!ret && ri.size && !(ri.size & (ri.size - 1)) &&
-		   (ri.flags & VFIO_REGION_INFO_FLAG_MMAP),
-		   "BAR2 region info: mmap-able power-of-two memory",
-		   "ret %d size %llu flags %#x", ret,
-		   (unsigned long long)ri.size, ri.flags);
+	check_result(!ret && ri.size && !(ri.size & (ri.size - 1)) &&
+		     (ri.flags & VFIO_REGION_INFO_FLAG_MMAP),
+		     "BAR2 region info: mmap-able power-of-two memory",
+		     "ret %d size %llu flags %#x", ret,
+		     (unsigned long long)ri.size, ri.flags);
 	if (ret || !ri.size)
 		return;
 
@@ -102,8 +103,8 @@ static void test_bar2(int dev)
 	buf = malloc(ri.size);
 	map = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev,
 		   ri.offset);
-	if (!tap_result(buf && map != MAP_FAILED, "BAR2 mmap",
-			"errno %d", errno))
+	if (!check_result(buf && map != MAP_FAILED, "BAR2 mmap",
+			  "errno %d", errno))
 		goto out;
 
 	/* Region write, then read back through the mapping. */
@@ -113,8 +114,8 @@ static void test_bar2(int dev)
 	      0 : -errno;
 	for (i = 0; !ret && i < words; i++)
 		bad += map[i] != pattern(seed, i);
-	tap_result(!ret && !bad, "BAR2 pattern by region write reads back by mmap",
-		   "ret %d, %zu of %zu words differ", ret, bad, words);
+	check_result(!ret && !bad, "BAR2 pattern by region write reads back by mmap",
+		     "ret %d, %zu of %zu words differ", ret, bad, words);
 
 	/* Write through the mapping, read back with region read. */
 	for (i = 0; i < words; i++)
@@ -124,8 +125,8 @@ static void test_bar2(int dev)
 	      0 : -errno;
 	for (bad = 0, i = 0; !ret && i < words; i++)
 		bad += buf[i] != ~pattern(seed, i);
-	tap_result(!ret && !bad, "BAR2 pattern by mmap reads back by region read",
-		   "ret %d, %zu of %zu words differ", ret, bad, words);
+	check_result(!ret && !bad, "BAR2 pattern by mmap reads back by region read",
+		     "ret %d, %zu of %zu words differ", ret, bad, words);
 out:
 	if (map != MAP_FAILED)
 		munmap(map, ri.size);
@@ -136,27 +137,51 @@ static void test_reset(int dev)
 {
 	int ret = ioctl(dev, VFIO_DEVICE_RESET) ? -errno : 0;
 
-	tap_result(!ret, "VFIO_DEVICE_RESET succeeds", "ret %d (%s)", ret,
-		   strerror(-ret));
+	check_result(!ret, "VFIO_DEVICE_RESET succeeds", "ret %d (%s)", ret,
+		     strerror(-ret));
 }
 
-int main(int argc, char **argv)
-{
+FIXTURE(dev) {
 	struct vfio_handle h;
+};
+
+FIXTURE_SETUP(dev)
+{
+	const char *bdf = bdf_from_env("VFMIG_BDF_A");
 	char err[256];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s BDF\n", argv[0]);
-		return 2;
-	}
-	if (!tap_result(!vfio_open_device(argv[1], &h, err, sizeof(err)),
-			"open the device through its VFIO group", "%s", err))
-		return 1;
-
-	test_device_info(h.device);
-	test_bar0(h.device);
-	test_bar2(h.device);
-	test_reset(h.device);
-	vfio_close_device(&h);
-	return tap_failed ? 1 : 0;
+	ASSERT_NE(NULL, bdf) TH_LOG("set VFMIG_BDF_A to the function's address");
+	ASSERT_EQ(0, vfio_open_device(bdf, &self->h, err, sizeof(err)))
+		TH_LOG("open %s through its VFIO group: %s", bdf, err);
 }
+
+FIXTURE_TEARDOWN(dev)
+{
+	vfio_close_device(&self->h);
+}
+
+TEST_F(dev, device_info)
+{
+	test_device_info(self->h.device);
+	checks_end(_metadata);
+}
+
+TEST_F(dev, bar0_registers)
+{
+	test_bar0(self->h.device);
+	checks_end(_metadata);
+}
+
+TEST_F(dev, bar2_memory)
+{
+	test_bar2(self->h.device);
+	checks_end(_metadata);
+}
+
+TEST_F(dev, reset)
+{
+	test_reset(self->h.device);
+	checks_end(_metadata);
+}
+
+TEST_HARNESS_MAIN

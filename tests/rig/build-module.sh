@@ -48,7 +48,14 @@ fi
 
 # Guest programs and tools: plain userspace C, built where they run, into
 # /opt/vfmig/bin, each from its one source file plus the shared tools/lib.
-cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE"
+# The C tests use the kernel's kselftest harness, taken from the kernel
+# source the rig unpacked (never copied into this repository).
+ksft=$VFMIG_CACHE/linux-source/tools/testing/selftests
+mkdir -p "$dst/include-ksft"
+cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$dst/include-ksft/" ||
+	{ echo "not ok - the kernel's kselftest harness is in $ksft"; exit 1; }
+# (-isystem: the harness is not ours to keep -Wextra clean.)
+cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -isystem /opt/vfmig/include-ksft -pthread"
 libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
 progs=(tests/guest/uapi_test tests/guest/mig_test tools/vfmigctl/vfmigctl)
 for src in "${progs[@]}"; do
