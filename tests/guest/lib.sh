@@ -47,12 +47,12 @@ skip() {
 
 # check NAME WHY CMD... : one TAP line from a command's exit status.
 check() {
-	local name=$1 why=$2
-	shift 2
-	if "$@"; then
-		ok "$name"
+	# The command runs in this scope: no local here may shadow a caller's
+	# variable that an eval'd command reads, so the arguments stay put.
+	if "${@:3}"; then
+		ok "$1"
 	else
-		not_ok "$name" "$why"
+		not_ok "$1" "$2"
 		return 1
 	fi
 }

@@ -52,11 +52,13 @@ check "dmesg explains the refused streams ($refusals lines \"$B: vfmig: ...\")" 
 dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep "vfmig:" | head -n 12 |
 	sed 's/^/# dmesg: /'
 # The two streams that only RESUMING -> STOP can refuse say why there.
-for why in "the stream carries no register record" \
+# (The loop variable is not "why": check's own local of that name would
+# shadow it inside the eval.)
+for refusal in "the stream carries no register record" \
 	"the stream does not cover the whole memory BAR"; do
-	check "dmesg: RESUMING->STOP refused: $why" "no such line for $B" \
+	check "dmesg: RESUMING->STOP refused: $refusal" "no such line for $B" \
 		eval 'dmesg | sed -n "/VFMIG-MARK-mig-test/,\$p" |
-			grep -q "$B: vfmig: RESUMING->STOP refused: $why"'
+			grep -q "$B: vfmig: RESUMING->STOP refused: $refusal"'
 done
 
 # vfmigctl: the same migration by hand. OUT holds the last command's output.

@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
 failed=0
-echo "1..22"
+echo "1..23"
 
 # expect NAME RC PATTERN... -- CHECKER ARGS... : tapcheck.py must exit with
 # RC and print a line matching every PATTERN (an extended regex), and none
@@ -183,6 +183,18 @@ as_guest "$s6"
 expect "a good suite with a nested program passes" 0 \
 	'^ok - vm s[0-9] / prog / x$' '^ok - vm s[0-9] / two$' \
 	-- --prefix vm "$tmp/guest.log"
+# check runs its command in the caller's scope: its own locals must not
+# shadow the caller's variables that an eval'd command reads (a loop over
+# "why" once made a dmesg check look for its own failure reason).
+s7=$(suite s7 'plan 2' 'why=caller name=caller' \
+	"check 'eval sees the caller'\''s why' shadowed eval '[ \"\$why\" = caller ]'" \
+	"check 'eval sees the caller'\''s name' shadowed eval '[ \"\$name\" = caller ]'" \
+	done_testing)
+as_guest "$s7"
+expect "check does not shadow the caller's variables" 0 \
+	"^ok - vm s[0-9] / eval sees the caller's why$" \
+	"^ok - vm s[0-9] / eval sees the caller's name$" \
+	-- --prefix vm "$tmp/guest.log"
 
-[ "$n" -eq 22 ] || { echo "not ok - harness: ran $n cases, planned 22"; exit 1; }
+[ "$n" -eq 23 ] || { echo "not ok - harness: ran $n cases, planned 23"; exit 1; }
 [ "$failed" -eq 0 ]
