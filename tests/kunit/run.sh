@@ -39,7 +39,14 @@ if [ "$(cat "$ksrc/.vfmig-key" 2>/dev/null)" != "$key" ]; then
 	rm -f "$ksrc/.vfmig-key"
 	echo "$key" > "$ksrc/.vfmig-key"
 fi
-# The links follow this checkout, wherever it is.
+# The links follow this checkout, wherever it is. make judges by mtime, and
+# another checkout's files can be older than objects built from this one's
+# (or the reverse): when the checkout changes, its objects go.
+if [ "$(cat "$build/.vfmig-top" 2>/dev/null)" != "$VFMIG_TOP" ]; then
+	rm -rf "$build/drivers/vfio/pci/vfmig"
+	mkdir -p "$build"
+	echo "$VFMIG_TOP" > "$build/.vfmig-top"
+fi
 ln -sfn "$VFMIG_TOP/drivers/vfio/pci/vfmig" "$ksrc/drivers/vfio/pci/vfmig"
 ln -sfn "$VFMIG_TOP/include/vfmig" "$ksrc/include/vfmig"
 
