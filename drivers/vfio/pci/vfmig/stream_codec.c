@@ -229,6 +229,22 @@ static int check_mem_record(struct vfmig_parser *p)
 	return 0;
 }
 
+/*
+ * Only a MEM record has a place in a BAR. The other known types carry
+ * zeros there (stream-format.md): anything else was not written by this
+ * format, and refusing it keeps those fields free for a later version.
+ */
+static int check_unplaced(struct vfmig_parser *p)
+{
+	const struct vfmig_rec_info *r = &p->cur;
+
+	if (r->index || r->offset)
+		return parse_fail(p, -EINVAL,
+				  "record %u: type %#x has index %u and offset %llu, both must be 0",
+				  r->seq, r->type, r->index, r->offset);
+	return 0;
+}
+
 static int check_record(struct vfmig_parser *p)
 {
 	const struct vfmig_record *raw = &p->raw.rec;
@@ -261,19 +277,23 @@ static int check_record(struct vfmig_parser *p)
 	case VFMIG_REC_MEM:
 		return check_mem_record(p);
 	case VFMIG_REC_REGS:
+		if (check_unplaced(p))
+			return p->error;
 		if (r->length != p->id->regs_size)
 			return parse_fail(p, -EINVAL,
 					  "record %u: %u bytes of registers, this function has %u",
 					  r->seq, r->length, p->id->regs_size);
 		return 0;
 	case VFMIG_REC_END:
+		if (check_unplaced(p))
+			return p->error;
 		if (r->length != sizeof(struct vfmig_end_payload))
 			return parse_fail(p, -EINVAL,
 					  "record %u: END payload of %u bytes",
 					  r->seq, r->length);
 		return 0;
 	case VFMIG_REC_INFO:
-		return 0;
+		return check_unplaced(p);
 	default:
 		if (r->flags & VFMIG_REC_F_MANDATORY)
 			return parse_fail(p, -EINVAL,

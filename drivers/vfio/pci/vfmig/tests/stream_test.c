@@ -383,6 +383,26 @@ static void extra_length_u32_max(struct sbuf *b, const u8 *mem)
 	put(b, &rec, sizeof(rec));
 }
 
+/* Index and offset place MEM records only; the other known types carry 0. */
+static void extra_regs_indexed(struct sbuf *b, const u8 *mem)
+{
+	put_record(b, VFMIG_REC_REGS, VFMIG_REC_F_MANDATORY, 2, 0, mem,
+		   REGS_SIZE);
+}
+
+static void extra_info_offset(struct sbuf *b, const u8 *mem)
+{
+	put_record(b, VFMIG_REC_INFO, 0, 0, VFMIG_MEM_ALIGN, mem, 10);
+}
+
+static void extra_end_indexed(struct sbuf *b, const u8 *mem)
+{
+	struct vfmig_end_payload end = {};
+
+	put_record(b, VFMIG_REC_END, VFMIG_REC_F_MANDATORY, 1, 0, &end,
+		   sizeof(end));
+}
+
 struct extra_case {
 	const char *name;
 	void (*extra)(struct sbuf *b, const u8 *mem);
@@ -407,6 +427,12 @@ static const struct extra_case extra_cases[] = {
 	{ "skipped record number", extra_skipped_seq, -EINVAL, "lost or replayed" },
 	{ "length over the limit", extra_oversized, -EINVAL, "exceeds" },
 	{ "length U32_MAX", extra_length_u32_max, -EINVAL, "exceeds" },
+	{ "register record with an index", extra_regs_indexed, -EINVAL,
+	  "must be 0" },
+	{ "info record with an offset", extra_info_offset, -EINVAL,
+	  "must be 0" },
+	{ "END record with an index", extra_end_indexed, -EINVAL,
+	  "must be 0" },
 };
 
 static void extra_desc(const struct extra_case *c, char *desc)
