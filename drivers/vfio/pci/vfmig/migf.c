@@ -591,6 +591,14 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 	}
 	if (p->error && ret == p->error)
 		migf_set_error(migf, ret, p->why);
+	/*
+	 * write(2) reports what it took. Bytes the parser has cannot be given
+	 * back, so a fault in the user buffer after some went in returns
+	 * their count: a caller that goes on from there stays in step with
+	 * the stream. A parser error is sticky and is returned as such.
+	 */
+	if (ret && done && !p->error)
+		ret = 0;
 	if (done && !ret)
 		vfmig_account(migf->vdev, false, p->pos, done);
 	mutex_unlock(&migf->io_lock);

@@ -13,6 +13,8 @@
  */
 #include <kunit/test.h>
 #include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vfio.h>
@@ -24,6 +26,7 @@
 #define ALL_FLAGS	(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | \
 			 VFIO_MIGRATION_PRE_COPY)
 #define CHUNK		(256 * 1024)
+#define HDR		sizeof(struct vfmig_stream_header)
 
 static u32 reg(struct vfmig_fake *fake, unsigned int off)
 {
@@ -101,6 +104,51 @@ static void resume_loads_complete_stream(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake->bar2[0], 0x6b);
 	KUNIT_EXPECT_EQ(test, fake->bar2[FAKE_MEM_SIZE - 1], 0x6b);
 	KUNIT_EXPECT_EQ(test, fake->bar0[FAKE_REGS_SIZE - 1], 0x6b);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
+/*
+ * write(2) returns what it took: a fault in the user buffer after the
+ * header went into the parser reports the header's bytes, and the rest,
+ * written from there, loads. An -EFAULT here would have the caller resend
+ * bytes the parser already has, and the stream would fail on a record
+ * number or CRC.
+ */
+static void resume_write_fault_reports_bytes_taken(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	unsigned long addr;
+	char __user *ubuf;
+	struct file *f;
+	size_t len;
+	ssize_t n;
+	u8 *stream;
+
+	stream = vfmig_fake_stream(fake, 0x5a, &len);
+	/* The header ends the first page; the second is not mapped. */
+	addr = kunit_vm_mmap(test, NULL, 0, 2 * PAGE_SIZE,
+			     PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
+			     0);
+	KUNIT_ASSERT_NE_MSG(test, addr, 0, "no user memory");
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, PAGE_SIZE), 0);
+	ubuf = (char __user *)(addr + PAGE_SIZE - HDR);
+	KUNIT_ASSERT_EQ(test, copy_to_user(ubuf, stream, HDR), 0);
+
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	n = f->f_op->write(f, ubuf, len, NULL);
+	KUNIT_EXPECT_EQ(test, n, (ssize_t)HDR);
+	if (n == HDR) {
+		KUNIT_EXPECT_EQ(test,
+				fake_write(test, f, stream + n, len - n),
+				(ssize_t)(len - n));
+		KUNIT_EXPECT_NULL(test, fake_set_state(fake, S(STOP)));
+		KUNIT_EXPECT_EQ(test, fake->bar2[FAKE_MEM_SIZE - 1], 0x5a);
+	}
 	fput(f);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
@@ -207,6 +255,7 @@ static struct kunit_case resume_cases[] = {
 	KUNIT_CASE(resume_refuses_missing_memory),
 	KUNIT_CASE(resume_refuses_missing_registers),
 	KUNIT_CASE(resume_loads_complete_stream),
+	KUNIT_CASE(resume_write_fault_reports_bytes_taken),
 	KUNIT_CASE(save_size_is_mig_data_size),
 	KUNIT_CASE(ivshmem_intrstatus_round_trip),
 	{}
