@@ -176,8 +176,10 @@ static int migf_release(struct inode *inode, struct file *filp)
 {
 	struct vfmig_migf *migf = filp->private_data;
 	struct vfio_device *core_vdev = &migf->vdev->core_device.vdev;
+	struct pci_dev *pdev = vfmig_pdev(migf->vdev);
 
 	migf_free(migf);
+	pci_dev_put(pdev);
 	put_device(&core_vdev->device);
 	return 0;
 }
@@ -445,8 +447,14 @@ static int migf_open_file(struct vfmig_migf *migf,
 	if (IS_ERR(migf->filp))
 		return PTR_ERR(migf->filp);
 	stream_open(migf->filp->f_inode, migf->filp);
-	/* The file keeps the vfio device's memory alive; see vfmig.h. */
+	/*
+	 * The file keeps the vfio device's memory alive; see vfmig.h. It
+	 * also keeps the pci_dev: after a hot-removal the vfio device no
+	 * longer pins its parent, and a file that outlives both still logs
+	 * through it (PRECOPY_INFO, a failed save).
+	 */
 	get_device(&migf->vdev->core_device.vdev.device);
+	pci_dev_get(vfmig_pdev(migf->vdev));
 	return 0;
 }
 

@@ -243,9 +243,24 @@ const struct vfmig_backend vfmig_fake_backend = {
 	.load_regs = fake_load_regs,
 };
 
+/* Fake pci_devs not yet released, in all tests. */
+static atomic_t fake_pdevs = ATOMIC_INIT(0);
+
 static void fake_pdev_release(struct device *dev)
 {
 	kfree(to_pci_dev(dev));
+	atomic_dec(&fake_pdevs);
+}
+
+/**
+ * vfmig_fake_pdevs_live() - fake pci_devs made and not yet released
+ *
+ * Return: the count; a test compares it before and after, to see who
+ * keeps a function's pci_dev alive.
+ */
+int vfmig_fake_pdevs_live(void)
+{
+	return atomic_read(&fake_pdevs);
 }
 
 static const struct vfio_device_ops fake_vfio_ops = {
@@ -302,6 +317,7 @@ struct vfmig_fake *vfmig_fake_create(struct kunit *test, unsigned int flags)
 	pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pdev);
 	device_initialize(&pdev->dev);
+	atomic_inc(&fake_pdevs);
 	pdev->dev.release = fake_pdev_release;
 	dev_set_name(&pdev->dev, "vfmig-fake.%d", slot);
 	pdev->bus = fake->bus;
@@ -590,6 +606,25 @@ ssize_t fake_read(struct kunit *test, struct file *file, void *buf, size_t len)
 	if (ret > 0 && buf)
 		KUNIT_ASSERT_EQ(test, copy_from_user(buf, ubuf, ret), 0);
 	return ret;
+}
+
+/**
+ * fake_ioctl() - ioctl(2) on a data file, its argument in user memory
+ * @test: the test
+ * @file: the file
+ * @cmd: the ioctl
+ * @arg: kernel bytes of the argument, copied to user memory first
+ * @len: their size
+ *
+ * Return: what the file's ioctl returned.
+ */
+long fake_ioctl(struct kunit *test, struct file *file, unsigned int cmd,
+		const void *arg, size_t len)
+{
+	void __user *uarg = fake_user_buf(test, len);
+
+	KUNIT_ASSERT_EQ(test, copy_to_user(uarg, arg, len), 0);
+	return file->f_op->unlocked_ioctl(file, cmd, (unsigned long)uarg);
 }
 
 /**

@@ -111,6 +111,9 @@ ssize_t fake_write(struct kunit *test, struct file *file, const void *buf,
 		   size_t len);
 ssize_t fake_read(struct kunit *test, struct file *file, void *buf,
 		  size_t len);
+long fake_ioctl(struct kunit *test, struct file *file, unsigned int cmd,
+		const void *arg, size_t len);
+int vfmig_fake_pdevs_live(void);
 bool fake_file_dead(struct file *file);
 bool fake_file_saving(struct file *file);
 #endif /* _VFMIG_KUNIT_FAKE_H */

@@ -232,6 +232,30 @@ static void close_ends_migration(struct kunit *test)
 	vfmig_fake_expect_no_files(test, baseline);
 }
 
+/*
+ * A file that outlives a hot-removed function keeps its pci_dev: the
+ * vfio device stops pinning its parent once unregistered, and the file
+ * still logs through the pci_dev (PRECOPY_INFO with a short argsz).
+ */
+static void file_keeps_pci_dev(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	int pdevs = vfmig_fake_pdevs_live();
+	struct vfio_precopy_info info = { .argsz = 4 };
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	vfmig_fake_close(fake);	/* what a hot-removal ends with */
+	KUNIT_EXPECT_EQ_MSG(test, vfmig_fake_pdevs_live(), pdevs,
+			    "the pci_dev went while a data file was open");
+	KUNIT_EXPECT_EQ(test, fake_ioctl(test, f, VFIO_MIG_GET_PRECOPY_INFO,
+					 &info, sizeof(info)), -EINVAL);
+	fput(f);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_EQ(test, vfmig_fake_pdevs_live(), pdevs - 1);
+}
+
 static void error_detected_fails_files(struct kunit *test)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
@@ -483,6 +507,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(reset_during_resuming_write),
 	KUNIT_CASE(reset_leaves_error),
 	KUNIT_CASE(close_ends_migration),
+	KUNIT_CASE(file_keeps_pci_dev),
 	KUNIT_CASE(error_detected_fails_files),
 	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
 	KUNIT_CASE_SLOW(race_set_state_and_reset),
