@@ -140,6 +140,7 @@ MODULE_DEVICE_TABLE(pci, vfmig_pci_table);
 static const struct pci_error_handlers vfmig_err_handlers = {
 	.reset_done = vfmig_reset_done,
 	.error_detected = vfmig_error_detected,
+	.resume = vfmig_err_resume,
 };
 
 static struct pci_driver vfmig_pci_driver = {

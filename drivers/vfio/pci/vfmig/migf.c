@@ -79,11 +79,41 @@ u32 vfmig_info_text(struct vfmig_device *vdev, char *buf, size_t len)
 			 init_utsname()->release);
 }
 
+/* Record a sticky error; log it the first time. */
+static void migf_set_error(struct vfmig_migf *migf, int err, const char *why)
+{
+	bool first;
+
+	mutex_lock(&migf->lock);
+	first = !migf->error && !migf->disabled;
+	if (first)
+		migf->error = err;
+	mutex_unlock(&migf->lock);
+	if (first) {
+		pci_warn(vfmig_pdev(migf->vdev), "vfmig: %s stream failed: %s (%d)\n",
+			 migf->saving ? "saving" : "resuming", why, err);
+		vfmig_note_error(migf->vdev, err, why);
+	}
+	wake_up_interruptible_all(&migf->wq);
+}
+
+/*
+ * Error recovery cannot reach the files (it may not wait for the state
+ * mutex that owns them): each operation looks at the channel itself.
+ */
+static void migf_check_channel(struct vfmig_migf *migf)
+{
+	if (READ_ONCE(migf->vdev->channel_failed))
+		migf_set_error(migf, -EIO,
+			       "the PCI channel failed (error recovery)");
+}
+
 /* Is the file usable? Its errno if not. */
 static int migf_live(struct vfmig_migf *migf)
 {
 	int ret;
 
+	migf_check_channel(migf);
 	mutex_lock(&migf->lock);
 	ret = migf->disabled ? -ENODEV : migf->error;
 	mutex_unlock(&migf->lock);
@@ -110,24 +140,6 @@ static int migf_access_begin(struct vfmig_migf *migf, u16 *cmd)
 {
 	lockdep_assert_held(&migf->io_lock);
 	return vfmig_access_begin(migf->vdev, cmd, migf_gate, migf);
-}
-
-/* Record a sticky error; log it the first time. */
-static void migf_set_error(struct vfmig_migf *migf, int err, const char *why)
-{
-	bool first;
-
-	mutex_lock(&migf->lock);
-	first = !migf->error && !migf->disabled;
-	if (first)
-		migf->error = err;
-	mutex_unlock(&migf->lock);
-	if (first) {
-		pci_warn(vfmig_pdev(migf->vdev), "vfmig: %s stream failed: %s (%d)\n",
-			 migf->saving ? "saving" : "resuming", why, err);
-		vfmig_note_error(migf->vdev, err, why);
-	}
-	wake_up_interruptible_all(&migf->wq);
 }
 
 /**
@@ -158,16 +170,6 @@ void vfmig_migf_disable_sync(struct vfmig_migf *migf)
 	mutex_lock(&migf->io_lock);
 	vfmig_migf_disable(migf);
 	mutex_unlock(&migf->io_lock);
-}
-
-/**
- * vfmig_migf_fail() - fail a data file's stream, as after an I/O error
- * @migf: the file
- * @err: the negative errno later operations return
- */
-void vfmig_migf_fail(struct vfmig_migf *migf, int err)
-{
-	migf_set_error(migf, err, "the function reported an error");
 }
 
 static void migf_free(struct vfmig_migf *migf);
@@ -344,6 +346,7 @@ static __poll_t save_poll(struct file *filp, struct poll_table_struct *wait)
 	enum vfmig_save_step step;
 	__poll_t mask = 0;
 
+	migf_check_channel(migf);
 	poll_wait(filp, &migf->wq, wait);
 	mutex_lock(&migf->lock);
 	if (migf->disabled)
@@ -618,6 +621,7 @@ static __poll_t resume_poll(struct file *filp, struct poll_table_struct *wait)
 	struct vfmig_migf *migf = filp->private_data;
 	__poll_t mask;
 
+	migf_check_channel(migf);
 	poll_wait(filp, &migf->wq, wait);
 	mutex_lock(&migf->lock);
 	if (migf->disabled)

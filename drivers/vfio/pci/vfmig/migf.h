@@ -100,7 +100,6 @@ struct vfmig_migf *vfmig_resuming_create(struct vfmig_device *vdev);
 int vfmig_resuming_finish(struct vfmig_migf *migf);
 void vfmig_migf_disable(struct vfmig_migf *migf);
 void vfmig_migf_disable_sync(struct vfmig_migf *migf);
-void vfmig_migf_fail(struct vfmig_migf *migf, int err);
 int vfmig_migf_live(void);
 
 #endif /* _VFMIG_MIGF_H */

@@ -137,7 +137,12 @@ EXPORT_SYMBOL_IF_KUNIT(vfmig_reset_done);
  *
  * Signals userspace as vfio-pci does. When the channel is no longer
  * normal the function's state cannot be trusted: an ongoing save or load
- * fails with -EIO (the recovery reset that follows then ends it).
+ * fails with -EIO from its next operation, and an arc that reads or loads
+ * the function goes to ERROR. The PCI core calls this holding the device
+ * lock, which a state-mutex holder may be waiting for (a device access,
+ * an unbind): so it takes no vfmig lock, it only raises channel_failed,
+ * which the data files read. vfmig_err_resume() ends the migration after
+ * the recovery.
  *
  * Return: the vfio-pci-core verdict.
  */
@@ -147,13 +152,31 @@ pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 	struct vfmig_device *vdev = vfmig_from_pdev(pdev);
 
 	if (vdev && state != pci_channel_io_normal) {
-		mutex_lock(&vdev->state_mutex);
-		if (vdev->saving_migf)
-			vfmig_migf_fail(vdev->saving_migf, -EIO);
-		if (vdev->resuming_migf)
-			vfmig_migf_fail(vdev->resuming_migf, -EIO);
-		vfmig_state_mutex_unlock(vdev);
+		WRITE_ONCE(vdev->channel_failed, true);
+		pci_warn(pdev, "vfmig: PCI channel %s: data files fail until the recovery ends the migration\n",
+			 state == pci_channel_io_frozen ? "frozen" : "failed");
 	}
 	return vfio_pci_core_aer_err_detected(pdev, state);
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_error_detected);
+
+/**
+ * vfmig_err_resume() - pci_error_handlers.resume
+ * @pdev: the function, recovered
+ *
+ * A recovery that found the channel frozen has reset the function, but a
+ * bus reset by AER or DPC (pci_bus_error_reset()) calls no reset_done: the
+ * migration would stay in its state with failed files. It ends here as a
+ * reset ends it, through the same hand-off (no lock is waited for). A
+ * recovery of a normal channel reset nothing and changes nothing.
+ */
+void vfmig_err_resume(struct pci_dev *pdev)
+{
+	struct vfmig_device *vdev = vfmig_from_pdev(pdev);
+
+	if (!vdev || !xchg(&vdev->channel_failed, false))
+		return;
+	pci_info(pdev, "vfmig: PCI channel recovered: the migration ends as at a reset\n");
+	vfmig_reset_done(pdev);
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_err_resume);

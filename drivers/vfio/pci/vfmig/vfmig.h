@@ -16,6 +16,11 @@
  * mutex_trylock(state_mutex) and the reset_lock hand-off (reset.c), which is
  * why it never waits on a lock above memory_lock. It disables data files
  * under migf->lock alone.
+ *
+ * Error recovery (error_detected, resume) also runs holding the device
+ * lock, below state_mutex in this order: it takes no vfmig lock at all.
+ * error_detected raises @channel_failed, which every data-file operation
+ * reads; resume hands a reset over as reset_done does.
  */
 #ifndef _VFMIG_H
 #define _VFMIG_H
@@ -84,6 +89,11 @@ struct vfmig_faults {
  * @deferred_reset: a reset happened while @state_mutex was held by
  *	someone else; the holder applies it when it unlocks. A bool of its
  *	own, never a bitfield sharing storage with fields under other locks.
+ * @channel_failed: error recovery (AER, DPC, EEH) found the PCI channel
+ *	frozen or dead: data files fail with -EIO from their next operation,
+ *	until the recovery's resume ends the migration. Set and read with no
+ *	lock (error_detected runs under the device lock, which state-mutex
+ *	holders may be waiting for); cleared only by vfmig_err_resume().
  * @faults: debugfs status and fault injection
  */
 struct vfmig_device {
@@ -99,6 +109,7 @@ struct vfmig_device {
 
 	spinlock_t reset_lock;		/* see @reset_lock above */
 	bool deferred_reset;
+	bool channel_failed;
 
 	struct vfmig_faults faults;
 };
@@ -124,6 +135,7 @@ void vfmig_state_mutex_unlock(struct vfmig_device *vdev);
 void vfmig_reset_state(struct vfmig_device *vdev);
 void vfmig_close_migration(struct vfmig_device *vdev);
 void vfmig_reset_done(struct pci_dev *pdev);
+void vfmig_err_resume(struct pci_dev *pdev);
 pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 				      pci_channel_state_t state);
 

@@ -256,12 +256,96 @@ static void file_keeps_pci_dev(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vfmig_fake_pdevs_live(), pdevs - 1);
 }
 
+/* Another thread holds the state mutex, as a holder waiting for the device lock. */
+struct mutex_holder {
+	struct vfmig_device *vdev;
+	struct completion held, release, done;
+};
+
+static int mutex_holder_fn(void *data)
+{
+	struct mutex_holder *h = data;
+
+	mutex_lock(&h->vdev->state_mutex);
+	complete(&h->held);
+	wait_for_completion(&h->release);
+	vfmig_state_mutex_unlock(h->vdev);
+	complete(&h->done);
+	return 0;
+}
+
+struct detector {
+	struct pci_dev *pdev;
+	struct completion done;
+};
+
+static int detector_fn(void *data)
+{
+	struct detector *d = data;
+
+	vfmig_error_detected(d->pdev, pci_channel_io_frozen);
+	complete(&d->done);
+	return 0;
+}
+
+/*
+ * The PCI core calls error_detected holding the device lock, and a
+ * state-mutex holder may be waiting for that lock (a device access in
+ * STOP_COPY or RESUMING -> STOP): error_detected must not wait for the
+ * state mutex, or recovery and the holder wait for each other for ever
+ * (kernel review #1). The data file fails at once all the same, and the
+ * recovery's resume ends the migration.
+ */
+static void error_detected_waits_for_nobody(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct mutex_holder h = { .vdev = fake->vdev };
+	struct detector d = { .pdev = fake->pdev };
+	struct file *f = fake_set_state(fake, S(PRE_COPY));
+	struct task_struct *t;
+	char buf[16];
+	bool returned;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	init_completion(&h.held);
+	init_completion(&h.release);
+	init_completion(&h.done);
+	init_completion(&d.done);
+	t = kthread_run(mutex_holder_fn, &h, "vfmig-holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&h.held);
+	t = kthread_run(detector_fn, &d, "vfmig-detector");
+	if (IS_ERR(t)) {
+		complete(&h.release);
+		wait_for_completion(&h.done);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	returned = wait_for_completion_timeout(&d.done, 2 * HZ);
+	KUNIT_EXPECT_TRUE_MSG(test, returned,
+			      "error_detected still waits for the state mutex after 2 s");
+	/* The holder is still in: the file fails without it. */
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)), -EIO);
+	KUNIT_EXPECT_TRUE(test, f->f_op->poll(f, NULL) & EPOLLERR);
+	complete(&h.release);
+	wait_for_completion(&h.done);
+	if (!returned)		/* it had not: it gets the mutex now */
+		wait_for_completion(&d.done);
+	vfmig_err_resume(fake->pdev);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
 static void error_detected_fails_files(struct kunit *test)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
 	int baseline = vfmig_fake_baseline();
 	struct file *f = fake_set_state(fake, S(PRE_COPY));
 	char buf[16];
+	int resets;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
 	/* A normal channel changes nothing. */
@@ -276,9 +360,16 @@ static void error_detected_fails_files(struct kunit *test)
 			PCI_ERS_RESULT_CAN_RECOVER);
 	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)), -EIO);
 	KUNIT_EXPECT_TRUE(test, f->f_op->poll(f, NULL) & EPOLLERR);
-	/* The recovery reset then ends the migration. */
-	vfmig_reset_done(fake->pdev);
+	/*
+	 * An AER bus reset calls no reset_done: the recovery's resume ends
+	 * the migration, once, and a later resume changes nothing.
+	 */
+	vfmig_err_resume(fake->pdev);
 	expect_reset_outcome(test, fake, f);
+	KUNIT_EXPECT_FALSE(test, fake->vdev->channel_failed);
+	resets = atomic_read(&fake->vdev->faults.resets);
+	vfmig_err_resume(fake->pdev);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fake->vdev->faults.resets), resets);
 	fput(f);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
@@ -509,6 +600,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(close_ends_migration),
 	KUNIT_CASE(file_keeps_pci_dev),
 	KUNIT_CASE(error_detected_fails_files),
+	KUNIT_CASE(error_detected_waits_for_nobody),
 	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
 	KUNIT_CASE_SLOW(race_set_state_and_reset),
 	{}
