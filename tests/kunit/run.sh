@@ -55,6 +55,8 @@ ln -sfn "$VFMIG_TOP/include/vfmig" "$ksrc/include/vfmig"
 # Its raw log (every KTAP line and every kernel message) is what the
 # checker below reads.
 t0=$(date +%s)
+# A build that fails leaves the last run's log behind: never report that.
+rm -f "$build/test.log"
 (cd "$ksrc" && python3 tools/testing/kunit/kunit.py run --arch=um \
 	--build_dir="$build" --kunitconfig=drivers/vfio/pci/vfmig \
 	--jobs="$(nproc)" --timeout=900 --json="$VFMIG_OUT/kunit.json") \
