@@ -17,6 +17,7 @@
  * Every fault fires once and clears itself. Documentation/fault-injection.md.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/pci.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
@@ -88,8 +89,22 @@ static void vfmig_fault_reset_work(struct work_struct *work)
 					      reset_work);
 	struct vfmig_device *vdev = container_of(f, struct vfmig_device, faults);
 
-	pci_warn(vfmig_pdev(vdev), "vfmig: fault injection: resetting the function\n");
-	pci_reset_function(vfmig_pdev(vdev));
+	struct pci_dev *pdev = vfmig_pdev(vdev);
+
+	pci_warn(pdev, "vfmig: fault injection: resetting the function\n");
+	/*
+	 * Not pci_reset_function(): remove holds the device lock while it
+	 * waits for the user's close and then cancels this work, so waiting
+	 * for the lock here would deadlock both. Try, and give up once
+	 * remove has begun.
+	 */
+	while (pci_try_reset_function(pdev) == -EAGAIN) {
+		if (READ_ONCE(vdev->unbinding)) {
+			pci_warn(pdev, "vfmig: fault injection: reset abandoned, the function is being unbound\n");
+			return;
+		}
+		usleep_range(1000, 2000);
+	}
 }
 
 /**
@@ -111,9 +126,14 @@ void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n)
 		*at = 0;
 		fire = true;
 	}
-	spin_unlock(&f->lock);
-	if (fire)
+	/*
+	 * Scheduled under the lock that vfmig_debugfs_remove() takes to mark
+	 * the device removed before it cancels the work: a data file that
+	 * outlives the device cannot queue it again afterwards.
+	 */
+	if (fire && !f->removed)
 		schedule_work(&f->reset_work);
+	spin_unlock(&f->lock);
 }
 
 static int status_show(struct seq_file *s, void *unused)
@@ -248,6 +268,9 @@ void vfmig_debugfs_remove(struct vfmig_device *vdev)
 {
 	debugfs_remove_recursive(vdev->faults.dir);
 	vdev->faults.dir = NULL;
+	spin_lock(&vdev->faults.lock);
+	vdev->faults.removed = true;
+	spin_unlock(&vdev->faults.lock);
 	cancel_work_sync(&vdev->faults.reset_work);
 }
 

@@ -35,7 +35,8 @@
  * no reset of any kind runs during the access. On success the caller must
  * call vfmig_access_end(); on failure no lock is held.
  *
- * Return: 0, @gate's errno, or -EIO if the function is not in D0 or not
+ * Return: 0, @gate's errno, -ENODEV if the function is being unbound,
+ * -EINTR on a fatal signal, or -EIO if the function is not in D0 or not
  * mapped.
  */
 int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
@@ -58,12 +59,18 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 		 * sysfs or a bus reset through another function; every reset
 		 * holds the function's device lock. Only a trylock: the device
 		 * lock is also held across unbind, which waits for the user to
-		 * close the device, and closing disables the data files, which
-		 * @gate then sees.
+		 * close the device. Closing disables the data files, which
+		 * @gate then sees; the state machine's own accesses (a
+		 * snapshot, a load) run inside an ioctl that keeps the device
+		 * open, so they give up when remove has begun.
 		 */
 		if (device_trylock(&pdev->dev))
 			break;
 		up_write(&core->memory_lock);
+		if (READ_ONCE(vdev->unbinding)) {
+			dev_warn_ratelimited(&pdev->dev, "vfmig: the function is being unbound: its state cannot be accessed\n");
+			return -ENODEV;
+		}
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		usleep_range(500, 1000);
@@ -169,3 +176,19 @@ void __iomem *vfmig_regs_bar(struct vfmig_device *vdev)
 	return vdev->core_device.barmap[vdev->backend->regs_bar];
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_regs_bar);
+
+/**
+ * vfmig_unbind_begin() - remove has begun: end waits for the device lock
+ * @vdev: the device; the caller (remove) holds the function's device lock
+ *
+ * Remove holds the device lock until the user closes the device. A state
+ * machine access spinning for that lock inside an ioctl would keep the
+ * device open for ever; from here on it fails with -ENODEV instead, and so
+ * does a debugfs reset waiting for the lock.
+ */
+void vfmig_unbind_begin(struct vfmig_device *vdev)
+{
+	device_lock_assert(&vfmig_pdev(vdev)->dev);
+	WRITE_ONCE(vdev->unbinding, true);
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_unbind_begin);

@@ -123,9 +123,13 @@ out_put:
 static void vfmig_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *core = dev_get_drvdata(&pdev->dev);
+	struct vfmig_device *vdev = container_of(core, struct vfmig_device,
+						 core_device);
 
+	/* Before waiting for the user's close: see vfmig_unbind_begin(). */
+	vfmig_unbind_begin(vdev);
 	vfio_pci_core_unregister_device(core);
-	vfmig_debugfs_remove(container_of(core, struct vfmig_device, core_device));
+	vfmig_debugfs_remove(vdev);
 	vfio_put_device(&core->vdev);
 }
 

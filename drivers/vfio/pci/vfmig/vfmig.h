@@ -46,6 +46,7 @@ struct dentry;
  *	bytes; 0: never
  * @reset_load_at: the same for a resuming file
  * @reset_work: runs the reset outside the data path
+ * @removed: the device is being removed: @reset_work is not queued again
  * @bytes_saved: bytes userspace read from saving files
  * @bytes_loaded: bytes userspace wrote to resuming files
  * @resets: resets of the function seen by reset_done
@@ -62,6 +63,7 @@ struct vfmig_faults {
 	u64 reset_save_at;
 	u64 reset_load_at;
 	struct work_struct reset_work;
+	bool removed;
 	atomic64_t bytes_saved;
 	atomic64_t bytes_loaded;
 	atomic_t resets;
@@ -94,6 +96,10 @@ struct vfmig_faults {
  *	until the recovery's resume ends the migration. Set and read with no
  *	lock (error_detected runs under the device lock, which state-mutex
  *	holders may be waiting for); cleared only by vfmig_err_resume().
+ * @unbinding: the function is being unbound or removed. Set first thing
+ *	by remove, which holds the device lock until the user closes the
+ *	device: a device access waiting for that lock gives up (-ENODEV)
+ *	instead of waiting for a close its own ioctl prevents.
  * @faults: debugfs status and fault injection
  */
 struct vfmig_device {
@@ -110,6 +116,7 @@ struct vfmig_device {
 	spinlock_t reset_lock;		/* see @reset_lock above */
 	bool deferred_reset;
 	bool channel_failed;
+	bool unbinding;
 
 	struct vfmig_faults faults;
 };
@@ -155,6 +162,7 @@ void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n);
 int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 		       int (*gate)(void *ctx), void *ctx);
 void vfmig_access_end(struct vfmig_device *vdev, u16 cmd);
+void vfmig_unbind_begin(struct vfmig_device *vdev);
 void vfmig_mem_read(struct vfmig_device *vdev, u64 offset, void *buf,
 		    size_t len);
 void vfmig_mem_write(struct vfmig_device *vdev, u64 offset, const void *buf,

@@ -232,6 +232,64 @@ static void close_ends_migration(struct kunit *test)
 	vfmig_fake_expect_no_files(test, baseline);
 }
 
+/* A thread in SET_STATE, as QEMU's migration thread. */
+struct arc_thread {
+	struct vfmig_fake *fake;
+	enum vfio_device_mig_state to;
+	struct file *res;
+	struct completion done;
+};
+
+static int arc_fn(void *data)
+{
+	struct arc_thread *a = data;
+
+	a->res = fake_set_state(a->fake, a->to);
+	complete(&a->done);
+	return 0;
+}
+
+/*
+ * Unbind holds the function's device lock while it waits for the user to
+ * close the device. STOP -> STOP_COPY reads the function, waiting for that
+ * lock inside an ioctl that keeps the device open: it waited for ever
+ * (kernel review #2). Once remove has begun it must fail, and the state
+ * roll back, so the user can close.
+ */
+static void unbind_ends_an_arc_waiting_for_the_device(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct arc_thread a = { .fake = fake, .to = S(STOP_COPY) };
+	struct task_struct *t;
+	bool early, returned;
+
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	init_completion(&a.done);
+	device_lock(&fake->pdev->dev);		/* as unbind holds it */
+	t = kthread_run(arc_fn, &a, "vfmig-arc");
+	if (IS_ERR(t))
+		device_unlock(&fake->pdev->dev);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	early = wait_for_completion_timeout(&a.done, HZ / 10);
+	KUNIT_EXPECT_FALSE_MSG(test, early,
+			       "the arc did not wait for the device lock");
+	vfmig_unbind_begin(fake->vdev);
+	returned = early || wait_for_completion_timeout(&a.done, 2 * HZ);
+	KUNIT_EXPECT_TRUE_MSG(test, returned,
+			      "the arc still waits for the device lock 2 s after remove began");
+	device_unlock(&fake->pdev->dev);
+	if (!returned)
+		wait_for_completion(&a.done);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(a.res), -ENODEV);
+	if (!IS_ERR_OR_NULL(a.res))
+		fput(a.res);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(STOP));
+	KUNIT_EXPECT_NULL(test, fake->vdev->saving_migf);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
 /*
  * A file that outlives a hot-removed function keeps its pci_dev: the
  * vfio device stops pinning its parent once unregistered, and the file
@@ -599,6 +657,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(reset_leaves_error),
 	KUNIT_CASE(close_ends_migration),
 	KUNIT_CASE(file_keeps_pci_dev),
+	KUNIT_CASE(unbind_ends_an_arc_waiting_for_the_device),
 	KUNIT_CASE(error_detected_fails_files),
 	KUNIT_CASE(error_detected_waits_for_nobody),
 	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
