@@ -24,18 +24,21 @@
  * vfmig_access_begin() - make the state BARs accessible
  * @vdev: the device
  * @cmd: set to the command register to restore in vfmig_access_end()
- * @gate: if not NULL, called with memory_lock held before anything else;
- *	a non-zero return ends the access with that errno. A data file
- *	checks there that a reset or a close did not disable it: both do
- *	so before they release memory_lock, so the file never touches a
- *	function that was reset or unmapped under it.
+ * @gate: if not NULL, called with memory_lock held before anything else,
+ *	and again once the device lock is held; a non-zero return ends the
+ *	access with that errno. A data file checks there that no reset or
+ *	close ended it: a close disables it under memory_lock, and a reset
+ *	of any kind raises the reset generation under the device lock, so
+ *	the file never touches a function that was reset or unmapped under
+ *	it, even when the reset came between the two locks or is deferred.
  * @ctx: passed to @gate
  *
  * Takes memory_lock for writing and the function's device lock, so that
  * no reset of any kind runs during the access. On success the caller must
  * call vfmig_access_end(); on failure no lock is held.
  *
- * Return: 0, @gate's errno, -ENODEV if the function is being unbound,
+ * Return: 0, @gate's errno, -ENODEV if the function is being unbound or
+ * (no @gate: a state-machine access) was reset under the state mutex,
  * -EINTR on a fatal signal, or -EIO if the function is not in D0 or not
  * mapped.
  */
@@ -64,8 +67,22 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 		 * snapshot, a load) run inside an ioctl that keeps the device
 		 * open, so they give up when remove has begun.
 		 */
-		if (device_trylock(&pdev->dev))
-			break;
+		if (device_trylock(&pdev->dev)) {
+			/* A reset may have run since the first look. */
+			ret = gate ? gate(ctx) : 0;
+			/*
+			 * The state machine's own accesses run under the
+			 * state mutex: a reset deferred to its holder has
+			 * reset this function already.
+			 */
+			if (!ret && !gate && READ_ONCE(vdev->deferred_reset))
+				ret = -ENODEV;
+			if (!ret)
+				break;
+			device_unlock(&pdev->dev);
+			up_write(&core->memory_lock);
+			return ret;
+		}
 		up_write(&core->memory_lock);
 		if (READ_ONCE(vdev->unbinding)) {
 			dev_warn_ratelimited(&pdev->dev, "vfmig: the function is being unbound: its state cannot be accessed\n");

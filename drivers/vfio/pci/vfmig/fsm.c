@@ -348,6 +348,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 {
 	mutex_init(&vdev->state_mutex);
 	spin_lock_init(&vdev->reset_lock);
+	atomic_set(&vdev->reset_gen, 0);
 	vfmig_faults_init(vdev);
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->core_device.vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |

@@ -117,6 +117,13 @@ static int migf_live(struct vfmig_migf *migf)
 	mutex_lock(&migf->lock);
 	ret = migf->disabled ? -ENODEV : migf->error;
 	mutex_unlock(&migf->lock);
+	/*
+	 * A reset the state mutex's holder has not applied yet has not
+	 * disabled the file, but the function it describes is gone.
+	 */
+	if (ret != -ENODEV &&
+	    atomic_read(&migf->vdev->reset_gen) != migf->reset_gen)
+		ret = -ENODEV;
 	return ret;
 }
 
@@ -426,6 +433,7 @@ static struct vfmig_migf *migf_alloc(struct vfmig_device *vdev, bool saving,
 	atomic_inc(&vfmig_migf_count);
 	migf->vdev = vdev;
 	migf->saving = saving;
+	migf->reset_gen = atomic_read(&vdev->reset_gen);
 	mutex_init(&migf->io_lock);
 	mutex_init(&migf->lock);
 	init_waitqueue_head(&migf->wq);

@@ -39,6 +39,8 @@ enum vfmig_save_step {
  *	reset path, so nothing is taken under it
  * @disabled: the file is dead: every operation fails with -ENODEV
  * @error: a sticky stream error (negative errno) or 0
+ * @reset_gen: the device's reset generation when the file was made: a
+ *	reset since (even one still deferred) makes the file dead
  * @wq: poll waiters
  * @id: the function's identity, as written to or checked in the stream
  * @info: the INFO record text of a saving file
@@ -68,6 +70,7 @@ struct vfmig_migf {
 	struct mutex lock;	/* see @lock above */
 	bool disabled;
 	int error;
+	int reset_gen;
 	wait_queue_head_t wq;
 	struct vfmig_stream_id id;
 	char info[VFMIG_INFO_MAX];

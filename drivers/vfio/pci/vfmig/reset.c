@@ -118,6 +118,8 @@ void vfmig_reset_done(struct pci_dev *pdev)
 
 	if (!vdev)
 		return;
+	/* First: from here on the gate refuses the files this reset ends. */
+	atomic_inc(&vdev->reset_gen);
 	atomic_inc(&vdev->faults.resets);
 	spin_lock(&vdev->reset_lock);
 	vdev->deferred_reset = true;

@@ -91,6 +91,11 @@ struct vfmig_faults {
  * @deferred_reset: a reset happened while @state_mutex was held by
  *	someone else; the holder applies it when it unlocks. A bool of its
  *	own, never a bitfield sharing storage with fields under other locks.
+ * @reset_gen: counts resets, raised by reset_done before anything else.
+ *	A reset holds the device lock from the reset itself to reset_done,
+ *	so under that lock the count is exact: a data file made before it
+ *	changed belongs to a function that has since been reset, even when
+ *	the reset is still deferred to the state mutex's holder.
  * @channel_failed: error recovery (AER, DPC, EEH) found the PCI channel
  *	frozen or dead: data files fail with -EIO from their next operation,
  *	until the recovery's resume ends the migration. Set and read with no
@@ -115,6 +120,7 @@ struct vfmig_device {
 
 	spinlock_t reset_lock;		/* see @reset_lock above */
 	bool deferred_reset;
+	atomic_t reset_gen;
 	bool channel_failed;
 	bool unbinding;
 

@@ -134,15 +134,99 @@ static void reset_while_other_thread_holds(struct kunit *test)
 	complete(&fake->stop_release);
 	wait_for_completion(&h.done);
 	/*
-	 * The request completed (the reset is ordered after it), and the
-	 * holder's unlock applied the reset: RUNNING, its new file dead.
+	 * The function was reset under the holder, before its snapshot:
+	 * the request fails rather than read the reset function and report
+	 * success (kernel review #3), and the holder's unlock applied the
+	 * reset: RUNNING, no file.
 	 */
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(h.res));
-	expect_reset_outcome(test, fake, h.res);
-	fput(h.res);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(h.res), -ENODEV);
+	if (!IS_ERR_OR_NULL(h.res))
+		fput(h.res);
+	expect_reset_outcome(test, fake, NULL);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
 	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+/* Another thread holds the state mutex, as a holder waiting for the device lock. */
+struct mutex_holder {
+	struct vfmig_device *vdev;
+	struct completion held, release, done;
+};
+
+static int mutex_holder_fn(void *data)
+{
+	struct mutex_holder *h = data;
+
+	mutex_lock(&h->vdev->state_mutex);
+	complete(&h->held);
+	wait_for_completion(&h->release);
+	vfmig_state_mutex_unlock(h->vdev);
+	complete(&h->done);
+	return 0;
+}
+
+/*
+ * A reset deferred to the state mutex's holder has not disabled the data
+ * files yet, but the function they describe is gone: every operation
+ * must fail at once, before the holder lets go (kernel review #3; they
+ * read and wrote the reset function).
+ */
+static void deferred_reset_ends_files_at_once(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct mutex_holder h = { .vdev = fake->vdev };
+	struct file *saving, *resuming;
+	struct vfmig_fake *fake2 = vfmig_fake_create(test, ALL_FLAGS);
+	struct mutex_holder h2 = { .vdev = fake2->vdev };
+	struct task_struct *t;
+	size_t len;
+	u8 buf[16];
+	u8 *stream;
+
+	saving = fake_set_state(fake, S(PRE_COPY));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(saving));
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake2, S(STOP)));
+	resuming = fake_set_state(fake2, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(resuming));
+	stream = vfmig_fake_stream(fake2, 0x33, &len);
+
+	init_completion(&h.held);
+	init_completion(&h.release);
+	init_completion(&h.done);
+	init_completion(&h2.held);
+	init_completion(&h2.release);
+	init_completion(&h2.done);
+	t = kthread_run(mutex_holder_fn, &h, "vfmig-holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	t = kthread_run(mutex_holder_fn, &h2, "vfmig-holder2");
+	if (IS_ERR(t))
+		complete(&h.release);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&h.held);
+	wait_for_completion(&h2.held);
+	vfmig_reset_done(fake->pdev);
+	vfmig_reset_done(fake2->pdev);
+	KUNIT_EXPECT_TRUE(test, fake->vdev->deferred_reset);
+	KUNIT_EXPECT_TRUE(test, fake2->vdev->deferred_reset);
+	/* Still deferred: the holders have the mutex. */
+	KUNIT_EXPECT_EQ(test, fake_read(test, saving, buf, sizeof(buf)),
+			-ENODEV);
+	KUNIT_EXPECT_EQ(test, fake_write(test, resuming, stream, len),
+			-ENODEV);
+	KUNIT_EXPECT_NE(test, fake2->bar2[0], 0x33);
+	complete(&h.release);
+	complete(&h2.release);
+	wait_for_completion(&h.done);
+	wait_for_completion(&h2.done);
+	expect_reset_outcome(test, fake, saving);
+	expect_reset_outcome(test, fake2, resuming);
+	fput(saving);
+	fput(resuming);
+	vfmig_fake_close(fake);
+	vfmig_fake_close(fake2);
+	vfmig_fake_expect_no_files(test, baseline);
 }
 
 /* A reset in the middle of a device copy, as the reset path holds memory_lock. */
@@ -312,24 +396,6 @@ static void file_keeps_pci_dev(struct kunit *test)
 	fput(f);
 	vfmig_fake_expect_no_files(test, baseline);
 	KUNIT_EXPECT_EQ(test, vfmig_fake_pdevs_live(), pdevs - 1);
-}
-
-/* Another thread holds the state mutex, as a holder waiting for the device lock. */
-struct mutex_holder {
-	struct vfmig_device *vdev;
-	struct completion held, release, done;
-};
-
-static int mutex_holder_fn(void *data)
-{
-	struct mutex_holder *h = data;
-
-	mutex_lock(&h->vdev->state_mutex);
-	complete(&h->held);
-	wait_for_completion(&h->release);
-	vfmig_state_mutex_unlock(h->vdev);
-	complete(&h->done);
-	return 0;
 }
 
 struct detector {
@@ -652,6 +718,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(reset_while_mutex_held),
 	KUNIT_CASE(reset_twice_in_a_row),
 	KUNIT_CASE(reset_while_other_thread_holds),
+	KUNIT_CASE(deferred_reset_ends_files_at_once),
 	KUNIT_CASE(reset_during_saving_read),
 	KUNIT_CASE(reset_during_resuming_write),
 	KUNIT_CASE(reset_leaves_error),
