@@ -99,7 +99,7 @@ for i in $(seq 300); do
 done
 echo "# hold_save: ${said:-nothing}; ${read_said:-nothing}; unbind waited for the close: $waiting"
 check "unbind completes while a reset_at reset waits for the device lock" \
-	"hold_save: ${said:-nothing}; unbind waited: $waiting; unbind still blocked after 30 s: $(tr '\n' ' ' < "/proc/$unbinder/stack" 2>/dev/null | cut -c1-200)" \
+	"hold_save: ${said:-nothing}; unbind waited: $waiting; unbind still blocked after 30 s: $(tr '\n' ' ' 2>/dev/null < "/proc/$unbinder/stack" | cut -c1-200)" \
 	eval '[ "$said" = "ready after 524288 bytes" ] && [ "$waiting" = yes ] &&
 	      [ "$read_said" = "read 262144 more bytes" ] && [ "$unbound" = yes ] &&
 	      [ ! -e "/sys/bus/pci/devices/$A/driver" ] &&
