@@ -444,7 +444,7 @@ static struct vfmig_migf *migf_alloc(struct vfmig_device *vdev, bool saving,
 static void migf_free(struct vfmig_migf *migf)
 {
 	kvfree(migf->buf);
-	bitmap_free(migf->mem_map);
+	kvfree(migf->mem_map);
 	mutex_destroy(&migf->io_lock);
 	mutex_destroy(&migf->lock);
 	kfree(migf);
@@ -668,7 +668,12 @@ struct vfmig_migf *vfmig_resuming_create(struct vfmig_device *vdev)
 		return migf;
 	units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
 			     VFMIG_MEM_ALIGN);
-	migf->mem_map = bitmap_zalloc(units, GFP_KERNEL_ACCOUNT);
+	/*
+	 * One bit per 4 KiB: 8 MiB for a 256 GiB BAR, more than kmalloc
+	 * gives (bitmap_zalloc() failed, with a WARNING), so kvcalloc.
+	 */
+	migf->mem_map = kvcalloc(BITS_TO_LONGS(units), sizeof(unsigned long),
+				 GFP_KERNEL_ACCOUNT);
 	if (!migf->mem_map) {
 		ret = -ENOMEM;
 		goto out_free;

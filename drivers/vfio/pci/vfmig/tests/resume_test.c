@@ -154,6 +154,30 @@ static void resume_write_fault_reports_bytes_taken(struct kunit *test)
 	vfmig_fake_expect_no_files(test, baseline);
 }
 
+/*
+ * A function with a 256 GiB memory BAR: RESUMING's coverage map, one bit
+ * per 4 KiB, is 8 MiB, more than kmalloc gives; the resuming file must
+ * open all the same (kernel review #15). Only that map is sized by the
+ * BAR here, so the fake's 2 MiB of memory can stand in for it.
+ */
+static void resume_opens_for_a_huge_bar(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f;
+
+	fake->vdev->bar_size[2] = 256ULL << 30;
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR_OR_NULL(f), "RESUMING: %ld",
+			       PTR_ERR(f));
+	if (!IS_ERR_OR_NULL(f))
+		fput(f);
+	fake->vdev->bar_size[2] = FAKE_MEM_SIZE;
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
 /* Read a saving file to its end; returns the bytes, sets @len. */
 static u8 *save_all(struct kunit *test, struct file *f, size_t max,
 		    size_t *len)
@@ -256,6 +280,7 @@ static struct kunit_case resume_cases[] = {
 	KUNIT_CASE(resume_refuses_missing_registers),
 	KUNIT_CASE(resume_loads_complete_stream),
 	KUNIT_CASE(resume_write_fault_reports_bytes_taken),
+	KUNIT_CASE(resume_opens_for_a_huge_bar),
 	KUNIT_CASE(save_size_is_mig_data_size),
 	KUNIT_CASE(ivshmem_intrstatus_round_trip),
 	{}
