@@ -88,7 +88,6 @@ static void vfmig_fault_reset_work(struct work_struct *work)
 	struct vfmig_faults *f = container_of(work, struct vfmig_faults,
 					      reset_work);
 	struct vfmig_device *vdev = container_of(f, struct vfmig_device, faults);
-
 	struct pci_dev *pdev = vfmig_pdev(vdev);
 
 	pci_warn(pdev, "vfmig: fault injection: resetting the function\n");

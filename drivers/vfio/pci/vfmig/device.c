@@ -24,13 +24,13 @@
  * vfmig_access_begin() - make the state BARs accessible
  * @vdev: the device
  * @cmd: set to the command register to restore in vfmig_access_end()
- * @gate: if not NULL, called with memory_lock held before anything else,
- *	and again once the device lock is held; a non-zero return ends the
- *	access with that errno. A data file checks there that no reset or
- *	close ended it: a close disables it under memory_lock, and a reset
- *	of any kind raises the reset generation under the device lock, so
- *	the file never touches a function that was reset or unmapped under
- *	it, even when the reset came between the two locks or is deferred.
+ * @gate: if not NULL, called once memory_lock and the device lock are
+ *	held; a non-zero return ends the access with that errno. A data file
+ *	checks there that no reset or close ended it: a close disables it
+ *	under memory_lock, and a reset of any kind raises the reset
+ *	generation under the device lock, so the file never touches a
+ *	function that was reset or unmapped under it, even when the reset is
+ *	still deferred to the state mutex's holder.
  * @ctx: passed to @gate
  *
  * Takes memory_lock for writing and the function's device lock, so that
@@ -39,8 +39,8 @@
  *
  * Return: 0, @gate's errno, -ENODEV if the function is being unbound or
  * (no @gate: a state-machine access) was reset under the state mutex,
- * -EINTR on a fatal signal, or -EIO if the function is not in D0 or not
- * mapped.
+ * -EINTR on a fatal signal, or -EIO if the PCI channel failed (no @gate)
+ * or the function is not in D0 or not mapped.
  */
 int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 		       int (*gate)(void *ctx), void *ctx)
@@ -52,37 +52,16 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 
 	for (;;) {
 		down_write(&core->memory_lock);
-		ret = gate ? gate(ctx) : 0;
-		if (ret) {
-			up_write(&core->memory_lock);
-			return ret;
-		}
 		/*
 		 * memory_lock keeps out vfio's own resets, not a reset from
 		 * sysfs or a bus reset through another function; every reset
 		 * holds the function's device lock. Only a trylock: the device
 		 * lock is also held across unbind, which waits for the user to
-		 * close the device. Closing disables the data files, which
-		 * @gate then sees; the state machine's own accesses (a
-		 * snapshot, a load) run inside an ioctl that keeps the device
-		 * open, so they give up when remove has begun.
+		 * close the device, and the caller may be an ioctl keeping it
+		 * open: once remove has begun, give up.
 		 */
-		if (device_trylock(&pdev->dev)) {
-			/* A reset may have run since the first look. */
-			ret = gate ? gate(ctx) : 0;
-			/*
-			 * The state machine's own accesses run under the
-			 * state mutex: a reset deferred to its holder has
-			 * reset this function already.
-			 */
-			if (!ret && !gate && READ_ONCE(vdev->deferred_reset))
-				ret = -ENODEV;
-			if (!ret)
-				break;
-			device_unlock(&pdev->dev);
-			up_write(&core->memory_lock);
-			return ret;
-		}
+		if (device_trylock(&pdev->dev))
+			break;
 		up_write(&core->memory_lock);
 		if (READ_ONCE(vdev->unbinding)) {
 			dev_warn_ratelimited(&pdev->dev, "vfmig: the function is being unbound: its state cannot be accessed\n");
@@ -92,24 +71,41 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 			return -EINTR;
 		usleep_range(500, 1000);
 	}
+	/*
+	 * No reset can run now. The state machine's own accesses run under
+	 * the state mutex: a reset deferred to its holder has reset this
+	 * function already, and a failed channel leaves it unknown.
+	 */
+	if (gate)
+		ret = gate(ctx);
+	else if (READ_ONCE(vdev->deferred_reset))
+		ret = -ENODEV;
+	else if (READ_ONCE(vdev->channel_failed))
+		ret = -EIO;
+	else
+		ret = 0;
+	if (ret)
+		goto out_unlock;
+	ret = -EIO;
 	if (pdev->current_state != PCI_D0) {
-		device_unlock(&pdev->dev);
-		up_write(&core->memory_lock);
 		dev_warn_ratelimited(&pdev->dev, "vfmig: function is in D%d, its state cannot be accessed\n",
 				     pdev->current_state);
-		return -EIO;
+		goto out_unlock;
 	}
 	if (!core->barmap[be->mem_bar] || !core->barmap[be->regs_bar]) {
-		device_unlock(&pdev->dev);
-		up_write(&core->memory_lock);
 		dev_warn_ratelimited(&pdev->dev, "vfmig: state BARs are not mapped\n");
-		return -EIO;
+		goto out_unlock;
 	}
 	pci_read_config_word(pdev, PCI_COMMAND, cmd);
 	if (!(*cmd & PCI_COMMAND_MEMORY))
 		pci_write_config_word(pdev, PCI_COMMAND,
 				      *cmd | PCI_COMMAND_MEMORY);
 	return 0;
+
+out_unlock:
+	device_unlock(&pdev->dev);
+	up_write(&core->memory_lock);
+	return ret;
 }
 
 /**

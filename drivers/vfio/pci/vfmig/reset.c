@@ -139,12 +139,13 @@ EXPORT_SYMBOL_IF_KUNIT(vfmig_reset_done);
  *
  * Signals userspace as vfio-pci does. When the channel is no longer
  * normal the function's state cannot be trusted: an ongoing save or load
- * fails with -EIO from its next operation, and an arc that reads or loads
- * the function goes to ERROR. The PCI core calls this holding the device
- * lock, which a state-mutex holder may be waiting for (a device access,
- * an unbind): so it takes no vfmig lock, it only raises channel_failed,
- * which the data files read. vfmig_err_resume() ends the migration after
- * the recovery.
+ * fails with -EIO from its next operation, and so does an arc that would
+ * read or load the function (the ERROR policy then applies). The PCI core
+ * calls this holding the device lock, which a state-mutex holder may be
+ * waiting for (a device access, an unbind): so it takes no vfmig lock, it
+ * only raises channel_failed, which the data files and the state
+ * machine's device accesses read. vfmig_err_resume() ends the migration
+ * after the recovery.
  *
  * Return: the vfio-pci-core verdict.
  */

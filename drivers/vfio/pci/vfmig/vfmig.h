@@ -9,7 +9,7 @@
  *	    mmap_lock		user copies, only under io_lock
  *	    memory_lock		vfio-pci-core's BAR lock, for device access
  *	      device lock	(trylock only) keeps resets out of an access
- *	      migf->lock	a data file's "disabled" flag and error
+ *	        migf->lock	a data file's "disabled" flag and error
  *
  * The reset path (reset_done) runs holding the device lock, and memory_lock
  * for writing when vfio resets; it reaches the state machine only through
@@ -98,7 +98,8 @@ struct vfmig_faults {
  *	the reset is still deferred to the state mutex's holder.
  * @channel_failed: error recovery (AER, DPC, EEH) found the PCI channel
  *	frozen or dead: data files fail with -EIO from their next operation,
- *	until the recovery's resume ends the migration. Set and read with no
+ *	and so do the state machine's device accesses, until the recovery's
+ *	resume ends the migration. Set and read with no
  *	lock (error_detected runs under the device lock, which state-mutex
  *	holders may be waiting for); cleared only by vfmig_err_resume().
  * @unbinding: the function is being unbound or removed. Set first thing

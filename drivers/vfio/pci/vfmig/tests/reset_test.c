@@ -166,6 +166,28 @@ static int mutex_holder_fn(void *data)
 	return 0;
 }
 
+/* Start @h's thread on @vdev and return once it holds the state mutex. */
+static void hold_state_mutex(struct kunit *test, struct mutex_holder *h,
+			     struct vfmig_device *vdev)
+{
+	struct task_struct *t;
+
+	h->vdev = vdev;
+	init_completion(&h->held);
+	init_completion(&h->release);
+	init_completion(&h->done);
+	t = kthread_run(mutex_holder_fn, h, "vfmig-holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&h->held);
+}
+
+/* Let @h's thread go: it unlocks, applying any deferred reset. */
+static void release_state_mutex(struct mutex_holder *h)
+{
+	complete(&h->release);
+	wait_for_completion(&h->done);
+}
+
 /*
  * A reset deferred to the state mutex's holder has not disabled the data
  * files yet, but the function they describe is gone: every operation
@@ -175,12 +197,10 @@ static int mutex_holder_fn(void *data)
 static void deferred_reset_ends_files_at_once(struct kunit *test)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
-	int baseline = vfmig_fake_baseline();
-	struct mutex_holder h = { .vdev = fake->vdev };
-	struct file *saving, *resuming;
 	struct vfmig_fake *fake2 = vfmig_fake_create(test, ALL_FLAGS);
-	struct mutex_holder h2 = { .vdev = fake2->vdev };
-	struct task_struct *t;
+	int baseline = vfmig_fake_baseline();
+	struct mutex_holder h, h2;
+	struct file *saving, *resuming;
 	size_t len;
 	u8 buf[16];
 	u8 *stream;
@@ -192,20 +212,8 @@ static void deferred_reset_ends_files_at_once(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(resuming));
 	stream = vfmig_fake_stream(fake2, 0x33, &len);
 
-	init_completion(&h.held);
-	init_completion(&h.release);
-	init_completion(&h.done);
-	init_completion(&h2.held);
-	init_completion(&h2.release);
-	init_completion(&h2.done);
-	t = kthread_run(mutex_holder_fn, &h, "vfmig-holder");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	t = kthread_run(mutex_holder_fn, &h2, "vfmig-holder2");
-	if (IS_ERR(t))
-		complete(&h.release);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	wait_for_completion(&h.held);
-	wait_for_completion(&h2.held);
+	hold_state_mutex(test, &h, fake->vdev);
+	hold_state_mutex(test, &h2, fake2->vdev);
 	vfmig_reset_done(fake->pdev);
 	vfmig_reset_done(fake2->pdev);
 	KUNIT_EXPECT_TRUE(test, fake->vdev->deferred_reset);
@@ -216,10 +224,8 @@ static void deferred_reset_ends_files_at_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_write(test, resuming, stream, len),
 			-ENODEV);
 	KUNIT_EXPECT_NE(test, fake2->bar2[0], 0x33);
-	complete(&h.release);
-	complete(&h2.release);
-	wait_for_completion(&h.done);
-	wait_for_completion(&h2.done);
+	release_state_mutex(&h);
+	release_state_mutex(&h2);
 	expect_reset_outcome(test, fake, saving);
 	expect_reset_outcome(test, fake2, resuming);
 	fput(saving);
@@ -424,7 +430,7 @@ static void error_detected_waits_for_nobody(struct kunit *test)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
 	int baseline = vfmig_fake_baseline();
-	struct mutex_holder h = { .vdev = fake->vdev };
+	struct mutex_holder h;
 	struct detector d = { .pdev = fake->pdev };
 	struct file *f = fake_set_state(fake, S(PRE_COPY));
 	struct task_struct *t;
@@ -432,27 +438,19 @@ static void error_detected_waits_for_nobody(struct kunit *test)
 	bool returned;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
-	init_completion(&h.held);
-	init_completion(&h.release);
-	init_completion(&h.done);
 	init_completion(&d.done);
-	t = kthread_run(mutex_holder_fn, &h, "vfmig-holder");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	wait_for_completion(&h.held);
+	hold_state_mutex(test, &h, fake->vdev);
 	t = kthread_run(detector_fn, &d, "vfmig-detector");
-	if (IS_ERR(t)) {
-		complete(&h.release);
-		wait_for_completion(&h.done);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	}
+	if (IS_ERR(t))
+		release_state_mutex(&h);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
 	returned = wait_for_completion_timeout(&d.done, 2 * HZ);
 	KUNIT_EXPECT_TRUE_MSG(test, returned,
 			      "error_detected still waits for the state mutex after 2 s");
 	/* The holder is still in: the file fails without it. */
 	KUNIT_EXPECT_EQ(test, fake_read(test, f, buf, sizeof(buf)), -EIO);
 	KUNIT_EXPECT_TRUE(test, f->f_op->poll(f, NULL) & EPOLLERR);
-	complete(&h.release);
-	wait_for_completion(&h.done);
+	release_state_mutex(&h);
 	if (!returned)		/* it had not: it gets the mutex now */
 		wait_for_completion(&d.done);
 	vfmig_err_resume(fake->pdev);
@@ -461,6 +459,32 @@ static void error_detected_waits_for_nobody(struct kunit *test)
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
 	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+/*
+ * A failed channel leaves the function unknown: an arc that would read it
+ * (the STOP_COPY snapshot) fails with EIO without touching it, rather than
+ * hand out a file of garbage; it changed nothing, so the state stays STOP
+ * (ERROR policy 2), and the recovery's resume ends the migration.
+ */
+static void error_detected_fails_arcs(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f;
+
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	vfmig_error_detected(fake->pdev, pci_channel_io_frozen);
+	f = fake_set_state(fake, S(STOP_COPY));
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(f), -EIO);
+	if (!IS_ERR_OR_NULL(f))
+		fput(f);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(STOP));
+	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_SAVE_REGS], 0);
+	vfmig_err_resume(fake->pdev);
+	expect_reset_outcome(test, fake, NULL);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
 }
 
 static void error_detected_fails_files(struct kunit *test)
@@ -727,6 +751,7 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(unbind_ends_an_arc_waiting_for_the_device),
 	KUNIT_CASE(error_detected_fails_files),
 	KUNIT_CASE(error_detected_waits_for_nobody),
+	KUNIT_CASE(error_detected_fails_arcs),
 	KUNIT_CASE_PARAM(fsm_failure_injection, fail_gen_params),
 	KUNIT_CASE_SLOW(race_set_state_and_reset),
 	{}
