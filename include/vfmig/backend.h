@@ -44,6 +44,13 @@ struct vfmig_device;
  * @load_regs: check and apply a register block saved by @save_regs, with
  *	the function stopped and its memory decoding on. Returns -EINVAL
  *	(and logs why) for values the function cannot take.
+ * @reset: optional; put the state the function carries (what @save_regs
+ *	and the memory BAR hold) to what a function reset leaves, without a
+ *	PCI reset, for a function that has no reset method (a root-bus or
+ *	shared-bridge function without FLR or PM reset): VFIO_DEVICE_RESET
+ *	then leaves ERROR through it. Runs as @load_regs does. Leave it NULL
+ *	unless the family's reset is exactly that: such a function then
+ *	leaves ERROR only when the device is closed.
  *
  * The optional transition callbacks must be atomic: on error the function
  * is as it was. A callback that cannot guarantee that returns -EIO, and
@@ -64,6 +71,7 @@ struct vfmig_backend {
 	int (*start)(struct vfmig_device *vdev);
 	int (*save_regs)(struct vfmig_device *vdev, void *buf);
 	int (*load_regs)(struct vfmig_device *vdev, const void *buf);
+	int (*reset)(struct vfmig_device *vdev);
 };
 
 /* Stable backend ids, as written in stream headers. */

@@ -72,7 +72,7 @@ cp "$build/test.log" "$raw" 2>/dev/null || : > "$raw"
 # plan for the parameters of a parameterised case, so plans are required
 # down to the suites' cases.
 python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix kunit --plans-to-depth 1 \
-	--expect vfmig_stream,vfmig_fsm,vfmig_reset,vfmig_fsm_no_p2p,vfmig_resume --kernel-log "$raw" "$raw"
+	--expect vfmig_stream,vfmig_fsm,vfmig_reset,vfmig_fsm_no_p2p,vfmig_resume,vfmig_access --kernel-log "$raw" "$raw"
 prc=$?
 if [ "$rc" -eq 0 ]; then
 	echo "ok - kunit kunit.py reports every suite passed"

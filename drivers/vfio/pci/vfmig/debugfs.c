@@ -143,7 +143,7 @@ static int status_show(struct seq_file *s, void *unused)
 	bool saving, resuming;
 
 	mutex_lock(&vdev->state_mutex);
-	state = vdev->mig_state;
+	state = vfmig_state_now(vdev);
 	saving = vdev->saving_migf;
 	resuming = vdev->resuming_migf;
 	vfmig_state_mutex_unlock(vdev);

@@ -8,9 +8,17 @@
  * (vfio_pci_pre_reset()), so the state BARs may be undecoded exactly when
  * we must write them. Every access therefore happens inside
  * vfmig_access_begin()/vfmig_access_end(): vfio-pci-core's memory_lock
- * held for writing (no user mapping can fault in, no other BAR access
- * runs), the function's device lock held (no reset runs), memory decoding
- * switched on if it was off, and put back as it was.
+ * held (no reset by vfio, no change of memory decoding), the function's
+ * device lock held (no other reset runs), memory decoding switched on if
+ * it was off, and put back as it was.
+ *
+ * memory_lock is taken for writing, as vfio does to change decoding; a data
+ * file's copy with decoding already on (the common case: the source in
+ * PRE_COPY, where the guest runs) downgrades it to reading at once, so the
+ * guest's trapped BAR accesses, config writes and mapping faults wait for
+ * no 1 MiB uncached copy. Register accesses by the state machine keep it
+ * for writing: save_regs undoes INTRSTATUS's read-to-clear, which no other
+ * access may see half done.
  */
 #include <kunit/visibility.h>
 #include <linux/delay.h>
@@ -23,7 +31,7 @@
 /**
  * vfmig_access_begin() - make the state BARs accessible
  * @vdev: the device
- * @cmd: set to the command register to restore in vfmig_access_end()
+ * @acc: filled with what vfmig_access_end() must undo
  * @gate: if not NULL, called once memory_lock and the device lock are
  *	held; a non-zero return ends the access with that errno. A data file
  *	checks there that no reset or close ended it: a close disables it
@@ -33,8 +41,9 @@
  *	still deferred to the state mutex's holder.
  * @ctx: passed to @gate
  *
- * Takes memory_lock for writing and the function's device lock, so that
- * no reset of any kind runs during the access. On success the caller must
+ * Takes memory_lock (for reading only in a data file's access, @gate set,
+ * to a function whose memory decoding is on) and the function's device
+ * lock, so that no reset of any kind runs during the access. On success the caller must
  * call vfmig_access_end(); on failure no lock is held.
  *
  * Return: 0, @gate's errno, -ENODEV if the function is being unbound or
@@ -42,7 +51,7 @@
  * -EINTR on a fatal signal, or -EIO if the PCI channel failed (no @gate)
  * or the function is not in D0 or not mapped.
  */
-int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
+int vfmig_access_begin(struct vfmig_device *vdev, struct vfmig_access *acc,
 		       int (*gate)(void *ctx), void *ctx)
 {
 	struct vfio_pci_core_device *core = &vdev->core_device;
@@ -96,10 +105,13 @@ int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
 		dev_warn_ratelimited(&pdev->dev, "vfmig: state BARs are not mapped\n");
 		goto out_unlock;
 	}
-	pci_read_config_word(pdev, PCI_COMMAND, cmd);
-	if (!(*cmd & PCI_COMMAND_MEMORY))
+	pci_read_config_word(pdev, PCI_COMMAND, &acc->cmd);
+	acc->shared = gate && (acc->cmd & PCI_COMMAND_MEMORY);
+	if (acc->shared)
+		downgrade_write(&core->memory_lock);
+	else if (!(acc->cmd & PCI_COMMAND_MEMORY))
 		pci_write_config_word(pdev, PCI_COMMAND,
-				      *cmd | PCI_COMMAND_MEMORY);
+				      acc->cmd | PCI_COMMAND_MEMORY);
 	return 0;
 
 out_unlock:
@@ -111,17 +123,20 @@ out_unlock:
 /**
  * vfmig_access_end() - end an access begun by vfmig_access_begin()
  * @vdev: the device
- * @cmd: the command register vfmig_access_begin() returned
+ * @acc: as vfmig_access_begin() filled it
  */
-void vfmig_access_end(struct vfmig_device *vdev, u16 cmd)
+void vfmig_access_end(struct vfmig_device *vdev, struct vfmig_access *acc)
 {
 	struct vfio_pci_core_device *core = &vdev->core_device;
 
-	lockdep_assert_held_write(&core->memory_lock);
-	if (!(cmd & PCI_COMMAND_MEMORY))
-		pci_write_config_word(vfmig_pdev(vdev), PCI_COMMAND, cmd);
+	lockdep_assert_held(&core->memory_lock);
+	if (!(acc->cmd & PCI_COMMAND_MEMORY))
+		pci_write_config_word(vfmig_pdev(vdev), PCI_COMMAND, acc->cmd);
 	device_unlock(&vfmig_pdev(vdev)->dev);
-	up_write(&core->memory_lock);
+	if (acc->shared)
+		up_read(&core->memory_lock);
+	else
+		up_write(&core->memory_lock);
 }
 
 /**
@@ -136,7 +151,7 @@ void vfmig_mem_read(struct vfmig_device *vdev, u64 offset, void *buf,
 {
 	struct vfio_pci_core_device *core = &vdev->core_device;
 
-	lockdep_assert_held_write(&core->memory_lock);
+	lockdep_assert_held(&core->memory_lock);
 	memcpy_fromio(buf, core->barmap[vdev->backend->mem_bar] + offset, len);
 }
 
@@ -152,7 +167,7 @@ void vfmig_mem_write(struct vfmig_device *vdev, u64 offset, const void *buf,
 {
 	struct vfio_pci_core_device *core = &vdev->core_device;
 
-	lockdep_assert_held_write(&core->memory_lock);
+	lockdep_assert_held(&core->memory_lock);
 	memcpy_toio(core->barmap[vdev->backend->mem_bar] + offset, buf, len);
 }
 

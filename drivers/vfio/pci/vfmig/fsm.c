@@ -70,8 +70,9 @@ static void vfmig_drop_resuming(struct vfmig_device *vdev)
 static void vfmig_enter_error(struct vfmig_device *vdev, const char *why)
 {
 	lockdep_assert_held(&vdev->state_mutex);
-	pci_err(vfmig_pdev(vdev), "vfmig: %s: device state is now ERROR, reset it to recover\n",
-		why);
+	vfmig_log_limited(vdev, VFMIG_LOG_ERROR, pci_err,
+			  "vfmig: %s: device state is now ERROR, reset it to recover\n",
+			  why);
 	if (vdev->saving_migf)
 		vfmig_drop_saving(vdev);
 	if (vdev->resuming_migf)
@@ -79,9 +80,16 @@ static void vfmig_enter_error(struct vfmig_device *vdev, const char *why)
 	vdev->mig_state = VFIO_DEVICE_STATE_ERROR;
 }
 
-/* One backend callback; optional ones that are absent succeed. */
+/*
+ * One backend callback; optional ones that are absent succeed. A backend
+ * returns -EIO when it cannot promise the function is as it was (struct
+ * vfmig_backend): that, and only that, makes the state unknown. Other
+ * sources of -EIO (a data file's sticky error, an access to a function not
+ * in D0) leave the function as it was, so the state is a flag of its own.
+ */
 static int vfmig_call(struct vfmig_device *vdev,
-		      int (*op)(struct vfmig_device *vdev), const char *what)
+		      int (*op)(struct vfmig_device *vdev), const char *what,
+		      bool *unknown)
 {
 	int ret;
 
@@ -89,9 +97,12 @@ static int vfmig_call(struct vfmig_device *vdev,
 		return 0;
 	ret = op(vdev);
 	if (ret) {
-		pci_warn(vfmig_pdev(vdev), "vfmig: %s backend: %s failed: %d\n",
-			 vdev->backend->name, what, ret);
+		vfmig_log_limited(vdev, VFMIG_LOG_BACKEND, pci_warn,
+				  "vfmig: %s backend: %s failed: %d\n",
+				  vdev->backend->name, what, ret);
 		vfmig_note_error(vdev, ret, "a backend callback failed");
+		if (ret == -EIO)
+			*unknown = true;
 	}
 	return ret;
 }
@@ -99,8 +110,8 @@ static int vfmig_call(struct vfmig_device *vdev,
 /*
  * Run @first then @second; if @second fails, undo @first with @undo. Used
  * by the arcs that merge two steps when P2P is not advertised, and by the
- * arcs into STOP_COPY. Returns 0 or the errno of what failed; -EIO if the
- * roll-back failed too.
+ * arcs into STOP_COPY. Returns 0 or the errno of what failed; -EIO, with
+ * *@unknown set, if the roll-back failed too.
  */
 static int vfmig_call_pair(struct vfmig_device *vdev,
 			   int (*first)(struct vfmig_device *vdev),
@@ -108,16 +119,18 @@ static int vfmig_call_pair(struct vfmig_device *vdev,
 			   int (*second)(struct vfmig_device *vdev),
 			   const char *second_what,
 			   int (*undo)(struct vfmig_device *vdev),
-			   const char *undo_what)
+			   const char *undo_what, bool *unknown)
 {
 	int ret;
 
-	ret = vfmig_call(vdev, first, first_what);
+	ret = vfmig_call(vdev, first, first_what, unknown);
 	if (ret)
 		return ret;
-	ret = vfmig_call(vdev, second, second_what);
-	if (ret && vfmig_call(vdev, undo, undo_what))
+	ret = vfmig_call(vdev, second, second_what, unknown);
+	if (ret && vfmig_call(vdev, undo, undo_what, unknown)) {
+		*unknown = true;
 		ret = -EIO;
+	}
 	return ret;
 }
 
@@ -134,26 +147,34 @@ static struct file *vfmig_open_saving(struct vfmig_device *vdev,
 	return migf->filp;
 }
 
-/* PRE_COPY(_P2P) -> STOP_COPY: stop the function, then the final pass. */
-static int vfmig_precopy_to_stop_copy(struct vfmig_device *vdev, bool p2p)
+/*
+ * PRE_COPY(_P2P) -> STOP_COPY: stop the function, then the final pass. A
+ * saving file that fails (its sticky error, a reset, a function that left
+ * D0) restarts the function: the device stays in PRE_COPY(_P2P), known.
+ */
+static int vfmig_precopy_to_stop_copy(struct vfmig_device *vdev, bool p2p,
+				      bool *unknown)
 {
 	const struct vfmig_backend *be = vdev->backend;
 	int ret;
 
 	if (p2p)
-		ret = vfmig_call(vdev, be->stop, "stop");
+		ret = vfmig_call(vdev, be->stop, "stop", unknown);
 	else
 		ret = vfmig_call_pair(vdev, be->quiesce, "quiesce", be->stop,
-				      "stop", be->unquiesce, "unquiesce");
+				      "stop", be->unquiesce, "unquiesce",
+				      unknown);
 	if (ret)
 		return ret;
 	ret = vfmig_saving_stop_copy(vdev->saving_migf);
 	if (!ret)
 		return 0;
-	if (p2p ? vfmig_call(vdev, be->start, "start") :
+	if (p2p ? vfmig_call(vdev, be->start, "start", unknown) :
 		  vfmig_call_pair(vdev, be->start, "start", be->unquiesce,
-				  "unquiesce", NULL, NULL))
+				  "unquiesce", NULL, NULL, unknown)) {
+		*unknown = true;
 		return -EIO;
+	}
 	return ret;
 }
 
@@ -167,7 +188,8 @@ static struct file *vfmig_step(struct vfmig_device *vdev,
 	const struct vfmig_backend *be = vdev->backend;
 	enum vfio_device_mig_state cur = vdev->mig_state;
 	struct vfmig_migf *migf;
-	int ret = -EINVAL;
+	bool unknown = false;
+	int ret;
 
 	lockdep_assert_held(&vdev->state_mutex);
 
@@ -184,26 +206,28 @@ static struct file *vfmig_step(struct vfmig_device *vdev,
 	(cur == VFIO_DEVICE_STATE_##from && new == VFIO_DEVICE_STATE_##to)
 
 	if (ARC(RUNNING, RUNNING_P2P) || ARC(PRE_COPY, PRE_COPY_P2P)) {
-		ret = vfmig_call(vdev, be->quiesce, "quiesce");
+		ret = vfmig_call(vdev, be->quiesce, "quiesce", &unknown);
 	} else if (ARC(RUNNING_P2P, RUNNING) || ARC(PRE_COPY_P2P, PRE_COPY)) {
-		ret = vfmig_call(vdev, be->unquiesce, "unquiesce");
+		ret = vfmig_call(vdev, be->unquiesce, "unquiesce", &unknown);
 	} else if (ARC(RUNNING_P2P, STOP)) {
-		ret = vfmig_call(vdev, be->stop, "stop");
+		ret = vfmig_call(vdev, be->stop, "stop", &unknown);
 	} else if (ARC(STOP, RUNNING_P2P)) {
-		ret = vfmig_call(vdev, be->start, "start");
+		ret = vfmig_call(vdev, be->start, "start", &unknown);
 	} else if (ARC(RUNNING, STOP)) {
 		ret = vfmig_call_pair(vdev, be->quiesce, "quiesce", be->stop,
-				      "stop", be->unquiesce, "unquiesce");
+				      "stop", be->unquiesce, "unquiesce", &unknown);
 	} else if (ARC(STOP, RUNNING)) {
 		ret = vfmig_call_pair(vdev, be->start, "start", be->unquiesce,
-				      "unquiesce", be->stop, "stop");
+				      "unquiesce", be->stop, "stop",
+				      &unknown);
 	} else if (ARC(RUNNING, PRE_COPY) || ARC(RUNNING_P2P, PRE_COPY_P2P)) {
 		return vfmig_open_saving(vdev, false);
 	} else if (ARC(STOP, STOP_COPY)) {
 		return vfmig_open_saving(vdev, true);
 	} else if (ARC(PRE_COPY_P2P, STOP_COPY) || ARC(PRE_COPY, STOP_COPY)) {
 		ret = vfmig_precopy_to_stop_copy(vdev, cur ==
-						 VFIO_DEVICE_STATE_PRE_COPY_P2P);
+						 VFIO_DEVICE_STATE_PRE_COPY_P2P,
+						 &unknown);
 	} else if (ARC(STOP_COPY, STOP) || ARC(PRE_COPY, RUNNING) ||
 		   ARC(PRE_COPY_P2P, RUNNING_P2P)) {
 		vfmig_drop_saving(vdev);
@@ -228,7 +252,7 @@ static struct file *vfmig_step(struct vfmig_device *vdev,
 	}
 #undef ARC
 
-	if (ret == -EIO)
+	if (unknown)
 		vfmig_enter_error(vdev, "a failed arc left the function in an unknown state");
 	return ret ? ERR_PTR(ret) : NULL;
 }
@@ -314,7 +338,7 @@ static int vfmig_get_state(struct vfio_device *core_vdev,
 	struct vfmig_device *vdev = to_vfmig(core_vdev);
 
 	mutex_lock(&vdev->state_mutex);
-	*curr_state = vdev->mig_state;
+	*curr_state = vfmig_state_now(vdev);
 	vfmig_state_mutex_unlock(vdev);
 	return 0;
 }
@@ -346,9 +370,14 @@ const struct vfio_migration_ops vfmig_mig_ops = {
  */
 void vfmig_mig_init(struct vfmig_device *vdev)
 {
+	int i;
+
 	mutex_init(&vdev->state_mutex);
 	spin_lock_init(&vdev->reset_lock);
 	atomic_set(&vdev->reset_gen, 0);
+	for (i = 0; i < VFMIG_LOG_NR; i++)
+		ratelimit_state_init(&vdev->log_rs[i], VFMIG_LOG_INTERVAL,
+				     VFMIG_LOG_BURST);
 	vfmig_faults_init(vdev);
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->core_device.vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |

@@ -12,6 +12,14 @@
  * The function has no DMA, no peer-to-peer and no engine of its own, so
  * quiesce, stop and start have nothing to do: the vCPUs that write its
  * BARs are stopped by the VMM.
+ *
+ * Only ivshmem-plain. QEMU's ivshmem-doorbell has the same ids but talks to
+ * peers through a server: its IVPOSITION, peer eventfds and MSI-X vectors
+ * (always present, in BAR1) are not state this backend can carry, so it
+ * is refused at bind. Either variant's memory is shared by definition:
+ * migration is correct only if nothing but this function writes it (a
+ * private memfd, as QEMU's memory-backend-memfd without other users), or
+ * STOP would not stop the state from changing (Documentation/ivshmem.md).
  */
 #include <kunit/visibility.h>
 #include <linux/io.h>
@@ -20,6 +28,7 @@
 #include "vfmig.h"
 
 #define IVSHMEM_REG_BAR		0
+#define IVSHMEM_MSIX_BAR	1
 #define IVSHMEM_MEM_BAR		2
 #define IVSHMEM_REG_BAR_SIZE	256
 
@@ -47,6 +56,10 @@ static int vfmig_ivshmem_probe(struct vfmig_device *vdev)
 	if (!(pci_resource_flags(pdev, IVSHMEM_MEM_BAR) & IORESOURCE_MEM) ||
 	    !mem || !is_power_of_2(mem)) {
 		pci_err(pdev, "ivshmem: BAR2 is not a shared memory BAR\n");
+		return -ENODEV;
+	}
+	if (vdev->bar_size[IVSHMEM_MSIX_BAR] || pdev->msix_cap) {
+		pci_err(pdev, "ivshmem: MSI-X in BAR1, so this is an ivshmem-doorbell: its peers, IVPOSITION and interrupts cannot be migrated; only ivshmem-plain is supported\n");
 		return -ENODEV;
 	}
 	return 0;
@@ -77,6 +90,16 @@ static int vfmig_ivshmem_load_regs(struct vfmig_device *vdev, const void *buf)
 	return 0;
 }
 
+/* What QEMU's ivshmem_reset() does: the memory is kept. */
+static int vfmig_ivshmem_reset(struct vfmig_device *vdev)
+{
+	void __iomem *bar = vfmig_regs_bar(vdev);
+
+	iowrite32(0, bar + IVSHMEM_INTRMASK);
+	iowrite32(0, bar + IVSHMEM_INTRSTATUS);
+	return 0;
+}
+
 const struct vfmig_backend vfmig_ivshmem_backend = {
 	.name = "ivshmem",
 	.id = VFMIG_BACKEND_IVSHMEM,
@@ -86,5 +109,6 @@ const struct vfmig_backend vfmig_ivshmem_backend = {
 	.probe = vfmig_ivshmem_probe,
 	.save_regs = vfmig_ivshmem_save_regs,
 	.load_regs = vfmig_ivshmem_load_regs,
+	.reset = vfmig_ivshmem_reset,
 };
 EXPORT_SYMBOL_IF_KUNIT(vfmig_ivshmem_backend);

@@ -40,6 +40,20 @@ static void vfmig_close_device(struct vfio_device *core_vdev)
 	vfio_pci_core_close_device(core_vdev);
 }
 
+/* Only VFIO_DEVICE_RESET is ours, and only sometimes: vfmig_reset_ioctl(). */
+static long vfmig_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+			unsigned long arg)
+{
+	long ret;
+
+	if (cmd == VFIO_DEVICE_RESET) {
+		ret = vfmig_reset_ioctl(to_vfmig(core_vdev));
+		if (ret != -ENOTTY)
+			return ret;
+	}
+	return vfio_pci_core_ioctl(core_vdev, cmd, arg);
+}
+
 static void vfmig_release_dev(struct vfio_device *core_vdev)
 {
 	vfmig_mig_uninit(to_vfmig(core_vdev));
@@ -52,7 +66,7 @@ static const struct vfio_device_ops vfmig_ops = {
 	.release = vfmig_release_dev,
 	.open_device = vfmig_open_device,
 	.close_device = vfmig_close_device,
-	.ioctl = vfio_pci_core_ioctl,
+	.ioctl = vfmig_ioctl,
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,

@@ -18,6 +18,7 @@
 #include <kunit/visibility.h>
 #include <linux/anon_inodes.h>
 #include <linux/bitmap.h>
+#include <linux/pm_runtime.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -90,8 +91,9 @@ static void migf_set_error(struct vfmig_migf *migf, int err, const char *why)
 		migf->error = err;
 	mutex_unlock(&migf->lock);
 	if (first) {
-		pci_warn(vfmig_pdev(migf->vdev), "vfmig: %s stream failed: %s (%d)\n",
-			 migf->saving ? "saving" : "resuming", why, err);
+		vfmig_log_limited(migf->vdev, VFMIG_LOG_STREAM, pci_warn,
+				  "vfmig: %s stream failed: %s (%d)\n",
+				  migf->saving ? "saving" : "resuming", why, err);
 		vfmig_note_error(migf->vdev, err, why);
 	}
 	wake_up_interruptible_all(&migf->wq);
@@ -137,16 +139,62 @@ static int migf_io_lock(struct vfmig_migf *migf)
 	return mutex_lock_killable(&migf->io_lock);
 }
 
+/*
+ * End an operation. A dead file never lives again: its staging buffer
+ * (a record, 1 MiB) and its load map go now, not when the last fd closes,
+ * so files a reset killed under a VMM that keeps them open hold no memory.
+ * Only here and under io_lock: the operations use them under that lock
+ * alone, and the reset path must not wait for it (see vfmig.h).
+ */
+static void migf_io_unlock(struct vfmig_migf *migf)
+{
+	lockdep_assert_held(&migf->io_lock);
+	if (migf->buf && migf_live(migf) == -ENODEV) {
+		kvfree(migf->buf);
+		migf->buf = NULL;
+		kvfree(migf->mem_map);
+		migf->mem_map = NULL;
+	}
+	mutex_unlock(&migf->io_lock);
+}
+
 static int migf_gate(void *ctx)
 {
 	return migf_live(ctx);
 }
 
-/* Device access on behalf of a file: only while the file is alive. */
-static int migf_access_begin(struct vfmig_migf *migf, u16 *cmd)
+/*
+ * Device access on behalf of a file: only while the file is alive, and
+ * with the function awake. The device's ioctls hold a runtime-PM
+ * reference (vfio takes one around each), data files are read and written
+ * outside any ioctl: after VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY the
+ * function may be suspended, and the uAPI says a host access wakes it, as
+ * vfio-pci-core's own region accesses do. Taken before memory_lock: the
+ * runtime resume takes memory_lock itself.
+ */
+static int migf_access_begin(struct vfmig_migf *migf,
+			     struct vfmig_access *acc)
 {
+	struct pci_dev *pdev = vfmig_pdev(migf->vdev);
+	int ret;
+
 	lockdep_assert_held(&migf->io_lock);
-	return vfmig_access_begin(migf->vdev, cmd, migf_gate, migf);
+	ret = pm_runtime_resume_and_get(&pdev->dev);
+	if (ret) {
+		dev_warn_ratelimited(&pdev->dev, "vfmig: the function did not wake for a data file: %d\n",
+				     ret);
+		return -EIO;
+	}
+	ret = vfmig_access_begin(migf->vdev, acc, migf_gate, migf);
+	if (ret)
+		pm_runtime_put(&pdev->dev);
+	return ret;
+}
+
+static void migf_access_end(struct vfmig_migf *migf, struct vfmig_access *acc)
+{
+	vfmig_access_end(migf->vdev, acc);
+	pm_runtime_put(&vfmig_pdev(migf->vdev)->dev);
 }
 
 /**
@@ -170,13 +218,14 @@ void vfmig_migf_disable(struct vfmig_migf *migf)
  * @migf: the file
  *
  * Like vfmig_migf_disable(), and returns only once no operation is in
- * flight. Must not be called from the reset path (see vfmig.h).
+ * flight; the file's buffers are freed. Must not be called from the reset
+ * path (see vfmig.h).
  */
 void vfmig_migf_disable_sync(struct vfmig_migf *migf)
 {
 	mutex_lock(&migf->io_lock);
 	vfmig_migf_disable(migf);
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 }
 
 static void migf_free(struct vfmig_migf *migf);
@@ -214,14 +263,14 @@ static int save_mem_chunk(struct vfmig_migf *migf)
 	u64 size = migf->id.bar_size[migf->id.mem_bar];
 	u32 len = min_t(u64, size - migf->mem_off, VFMIG_MAX_PAYLOAD);
 	u8 *payload = migf->buf + sizeof(struct vfmig_record);
-	u16 cmd;
+	struct vfmig_access acc;
 	int ret;
 
-	ret = migf_access_begin(migf, &cmd);
+	ret = migf_access_begin(migf, &acc);
 	if (ret)
 		return ret;
 	vfmig_mem_read(migf->vdev, migf->mem_off, payload, len);
-	vfmig_access_end(migf->vdev, cmd);
+	migf_access_end(migf, &acc);
 
 	save_emit(migf, VFMIG_REC_MEM, VFMIG_REC_F_MANDATORY, migf->id.mem_bar,
 		  migf->mem_off, len);
@@ -341,7 +390,7 @@ static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
 		ret = -ENODEV;
 	if (done && ret != -ENODEV)
 		vfmig_account(migf->vdev, true, migf->consumed, done);
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 	if (ret == -ENODEV)
 		return ret;
 	return done ? done : ret;
@@ -395,7 +444,7 @@ static long save_precopy_info(struct vfmig_migf *migf, void __user *arg)
 			     migf->precopy_size - migf->consumed : 0;
 	/* Everything is sent once in PRE_COPY; nothing more until STOP_COPY. */
 	info.dirty_bytes = 0;
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 	if (ret)
 		return ret;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
@@ -473,14 +522,14 @@ static int migf_open_file(struct vfmig_migf *migf,
 static int save_snapshot_regs(struct vfmig_migf *migf)
 {
 	struct vfmig_device *vdev = migf->vdev;
-	u16 cmd;
+	struct vfmig_access acc;
 	int ret;
 
-	ret = vfmig_access_begin(vdev, &cmd, NULL, NULL);
+	ret = vfmig_access_begin(vdev, &acc, NULL, NULL);
 	if (ret)
 		return ret;
 	ret = vdev->backend->save_regs(vdev, migf->regs);
-	vfmig_access_end(vdev, cmd);
+	vfmig_access_end(vdev, &acc);
 	return ret;
 }
 
@@ -546,7 +595,7 @@ int vfmig_saving_stop_copy(struct vfmig_migf *migf)
 		ret = save_snapshot_regs(migf);
 	if (!ret)
 		migf->stop_copy = true;
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 	wake_up_interruptible_all(&migf->wq);
 	return ret;
 }
@@ -557,7 +606,7 @@ static int resume_record(void *ctx, const struct vfmig_rec_info *rec,
 			 const void *payload)
 {
 	struct vfmig_migf *migf = ctx;
-	u16 cmd;
+	struct vfmig_access acc;
 	int ret;
 
 	if (rec->type == VFMIG_REC_REGS) {
@@ -565,11 +614,11 @@ static int resume_record(void *ctx, const struct vfmig_rec_info *rec,
 		migf->regs_seen = true;
 		return 0;
 	}
-	ret = migf_access_begin(migf, &cmd);
+	ret = migf_access_begin(migf, &acc);
 	if (ret)
 		return ret;
 	vfmig_mem_write(migf->vdev, rec->offset, payload, rec->length);
-	vfmig_access_end(migf->vdev, cmd);
+	migf_access_end(migf, &acc);
 	bitmap_set(migf->mem_map, rec->offset / VFMIG_MEM_ALIGN,
 		   DIV_ROUND_UP(rec->length, VFMIG_MEM_ALIGN));
 	return 0;
@@ -620,7 +669,7 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 		ret = 0;
 	if (done && !ret)
 		vfmig_account(migf->vdev, false, p->pos, done);
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 	return ret ? ret : done;
 }
 
@@ -701,11 +750,10 @@ out_free:
 int vfmig_resuming_finish(struct vfmig_migf *migf)
 {
 	struct vfmig_device *vdev = migf->vdev;
-	struct pci_dev *pdev = vfmig_pdev(vdev);
 	u64 units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
 				 VFMIG_MEM_ALIGN);
 	const char *why = NULL;
-	u16 cmd;
+	struct vfmig_access acc;
 	int ret;
 
 	lockdep_assert_held(&vdev->state_mutex);
@@ -731,18 +779,19 @@ int vfmig_resuming_finish(struct vfmig_migf *migf)
 		why = "fault injection: the stream is refused on request";
 	}
 	if (!ret) {
-		ret = vfmig_access_begin(vdev, &cmd, NULL, NULL);
+		ret = vfmig_access_begin(vdev, &acc, NULL, NULL);
 		if (!ret) {
 			ret = vdev->backend->load_regs(vdev, migf->regs);
-			vfmig_access_end(vdev, cmd);
+			vfmig_access_end(vdev, &acc);
 		}
 		if (ret)
 			why = "the registers could not be loaded";
 	}
-	mutex_unlock(&migf->io_lock);
+	migf_io_unlock(migf);
 	if (ret) {
-		pci_warn(pdev, "vfmig: RESUMING->STOP refused: %s (%d)\n", why,
-			 ret);
+		vfmig_log_limited(vdev, VFMIG_LOG_REFUSED, pci_warn,
+				  "vfmig: RESUMING->STOP refused: %s (%d)\n", why,
+				  ret);
 		vfmig_note_error(vdev, ret, why);
 	}
 	return ret;

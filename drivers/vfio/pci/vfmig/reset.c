@@ -33,8 +33,9 @@ void vfmig_reset_state(struct vfmig_device *vdev)
 	lockdep_assert_held(&vdev->state_mutex);
 	if (vdev->mig_state != VFIO_DEVICE_STATE_RUNNING || vdev->saving_migf ||
 	    vdev->resuming_migf)
-		pci_info(vfmig_pdev(vdev), "vfmig: reset or close in %s ends the migration: state RUNNING, data files closed\n",
-			 vfmig_state_name(vdev->mig_state));
+		vfmig_log_limited(vdev, VFMIG_LOG_RESET, pci_info,
+				  "vfmig: reset or close in %s ends the migration: state RUNNING, data files closed\n",
+				  vfmig_state_name(vdev->mig_state));
 	if (vdev->saving_migf) {
 		vfmig_migf_disable(vdev->saving_migf);
 		fput(vdev->saving_migf->filp);
@@ -97,6 +98,81 @@ again:
 	spin_unlock(&vdev->reset_lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_state_mutex_unlock);
+
+/**
+ * vfmig_state_now() - the migration state, as userspace must see it
+ * @vdev: the device, state mutex held
+ *
+ * A reset that came while the mutex was held is applied only when the
+ * mutex is released, but it has already happened to the function and its
+ * reset_done has returned: what GET_STATE and the status report is its
+ * outcome, RUNNING, not the state it ended.
+ *
+ * Return: RUNNING if a reset is deferred, else the current state.
+ */
+enum vfio_device_mig_state vfmig_state_now(struct vfmig_device *vdev)
+{
+	enum vfio_device_mig_state state;
+
+	lockdep_assert_held(&vdev->state_mutex);
+	spin_lock(&vdev->reset_lock);
+	state = vdev->deferred_reset ? VFIO_DEVICE_STATE_RUNNING :
+				       vdev->mig_state;
+	spin_unlock(&vdev->reset_lock);
+	return state;
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_state_now);
+
+/**
+ * vfmig_reset_ioctl() - VFIO_DEVICE_RESET on a function with no reset method
+ * @vdev: the device (an ioctl: no lock held)
+ *
+ * ERROR is left by a reset, but vfio-pci-core refuses VFIO_DEVICE_RESET
+ * with -EINVAL when the function has no PCI reset method (no FLR, no PM
+ * reset, no bus reset: a root-bus function, or one sharing its bridge),
+ * so such a device would stay in ERROR until it is closed, and QEMU's
+ * recovery after a failed migration fails. In ERROR, if the backend can
+ * reset what it carries without a PCI reset (&vfmig_backend.reset), that
+ * reset runs here instead, under the same locks as any state access, and
+ * the migration ends as at a function reset. Anything else is vfio's.
+ *
+ * Return: -ENOTTY to pass the ioctl on to vfio-pci-core, else its result:
+ * 0 (the device is RUNNING), or the access's or the backend's errno (the
+ * device stays in ERROR).
+ */
+int vfmig_reset_ioctl(struct vfmig_device *vdev)
+{
+	const struct vfmig_backend *be = vdev->backend;
+	struct vfmig_access acc;
+	int ret;
+
+	if (vdev->core_device.reset_works || !be->reset)
+		return -ENOTTY;
+	mutex_lock(&vdev->state_mutex);
+	if (vfmig_state_now(vdev) != VFIO_DEVICE_STATE_ERROR) {
+		vfmig_state_mutex_unlock(vdev);
+		return -ENOTTY;
+	}
+	ret = vfmig_access_begin(vdev, &acc, NULL, NULL);
+	if (!ret) {
+		ret = be->reset(vdev);
+		/* Files of the old session stay dead, as after any reset. */
+		atomic_inc(&vdev->reset_gen);
+		vfmig_access_end(vdev, &acc);
+	}
+	if (ret) {
+		dev_warn_ratelimited(&vfmig_pdev(vdev)->dev, "vfmig: the function has no reset method and the %s backend's reset failed (%d): still in ERROR\n",
+				     be->name, ret);
+	} else {
+		vfmig_log_limited(vdev, VFMIG_LOG_RESET, pci_info,
+				  "vfmig: no PCI reset method: the %s backend reset the function's state instead, to leave ERROR\n",
+				  be->name);
+		vfmig_reset_state(vdev);
+	}
+	vfmig_state_mutex_unlock(vdev);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_reset_ioctl);
 
 static struct vfmig_device *vfmig_from_pdev(struct pci_dev *pdev)
 {

@@ -8,6 +8,7 @@
  *	  migf->io_lock		one data-file operation at a time (migf.c)
  *	    mmap_lock		user copies, only under io_lock
  *	    memory_lock		vfio-pci-core's BAR lock, for device access
+ *				(read: a data file's copy, decoding on)
  *	      device lock	(trylock only) keeps resets out of an access
  *	        migf->lock	a data file's "disabled" flag and error
  *
@@ -26,6 +27,7 @@
 #define _VFMIG_H
 
 #include <linux/mutex.h>
+#include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/vfio_pci_core.h>
@@ -72,6 +74,33 @@ struct vfmig_faults {
 };
 
 /**
+ * enum vfmig_log - the log lines userspace can repeat at will
+ * @VFMIG_LOG_STREAM: a data file failed (migf.c)
+ * @VFMIG_LOG_REFUSED: RESUMING -> STOP refused a stream
+ * @VFMIG_LOG_ERROR: the device entered ERROR
+ * @VFMIG_LOG_BACKEND: a backend callback failed
+ * @VFMIG_LOG_RESET: a reset or close ended a migration
+ * @VFMIG_LOG_NR: how many
+ *
+ * Each has its own rate limit per device (vfmig_log_limited()): a VM
+ * looping on one failure neither floods the log nor silences the first
+ * line of another failure, or of another device, which is the line an
+ * operator needs.
+ */
+enum vfmig_log {
+	VFMIG_LOG_STREAM,
+	VFMIG_LOG_REFUSED,
+	VFMIG_LOG_ERROR,
+	VFMIG_LOG_BACKEND,
+	VFMIG_LOG_RESET,
+	VFMIG_LOG_NR,
+};
+
+/* Per kind and device: a burst of 20 lines, then 20 per 5 s. */
+#define VFMIG_LOG_INTERVAL	(5 * HZ)
+#define VFMIG_LOG_BURST		20
+
+/**
  * struct vfmig_device - a PCI function bound to vfmig
  * @core_device: the vfio-pci-core device; vfio allocates the whole
  *	structure around it.
@@ -106,6 +135,7 @@ struct vfmig_faults {
  *	by remove, which holds the device lock until the user closes the
  *	device: a device access waiting for that lock gives up (-ENODEV)
  *	instead of waiting for a close its own ioctl prevents.
+ * @log_rs: rate limits of the lines in enum vfmig_log
  * @faults: debugfs status and fault injection
  */
 struct vfmig_device {
@@ -125,6 +155,7 @@ struct vfmig_device {
 	bool channel_failed;
 	bool unbinding;
 
+	struct ratelimit_state log_rs[VFMIG_LOG_NR];
 	struct vfmig_faults faults;
 };
 
@@ -138,6 +169,18 @@ static inline struct vfmig_device *to_vfmig(struct vfio_device *core_vdev)
 	return container_of(core_vdev, struct vfmig_device, core_device.vdev);
 }
 
+/*
+ * vfmig_log_limited() - a log line of kind @kind (enum vfmig_log), through
+ * @pci_fn (pci_warn, pci_err, pci_info), within that kind's rate limit.
+ */
+#define vfmig_log_limited(vdev, kind, pci_fn, fmt, ...)			\
+	do {								\
+		struct vfmig_device *__vd = (vdev);			\
+									\
+		if (__ratelimit(&__vd->log_rs[kind]))			\
+			pci_fn(vfmig_pdev(__vd), fmt, ##__VA_ARGS__);	\
+	} while (0)
+
 /* fsm.c */
 extern const struct vfio_migration_ops vfmig_mig_ops;
 const char *vfmig_state_name(enum vfio_device_mig_state state);
@@ -147,6 +190,8 @@ void vfmig_mig_uninit(struct vfmig_device *vdev);
 /* reset.c */
 void vfmig_state_mutex_unlock(struct vfmig_device *vdev);
 void vfmig_reset_state(struct vfmig_device *vdev);
+enum vfio_device_mig_state vfmig_state_now(struct vfmig_device *vdev);
+int vfmig_reset_ioctl(struct vfmig_device *vdev);
 void vfmig_close_migration(struct vfmig_device *vdev);
 void vfmig_reset_done(struct pci_dev *pdev);
 void vfmig_err_resume(struct pci_dev *pdev);
@@ -165,10 +210,20 @@ int vfmig_fault_arc(struct vfmig_device *vdev, enum vfio_device_mig_state from,
 bool vfmig_fault_resume(struct vfmig_device *vdev);
 void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n);
 
+/**
+ * struct vfmig_access - one access to the state BARs (device.c)
+ * @cmd: the command register as it was, restored at the end
+ * @shared: memory_lock is held for reading, not writing
+ */
+struct vfmig_access {
+	u16 cmd;
+	bool shared;
+};
+
 /* device.c: access to the function's state BARs */
-int vfmig_access_begin(struct vfmig_device *vdev, u16 *cmd,
+int vfmig_access_begin(struct vfmig_device *vdev, struct vfmig_access *acc,
 		       int (*gate)(void *ctx), void *ctx);
-void vfmig_access_end(struct vfmig_device *vdev, u16 cmd);
+void vfmig_access_end(struct vfmig_device *vdev, struct vfmig_access *acc);
 void vfmig_unbind_begin(struct vfmig_device *vdev);
 void vfmig_mem_read(struct vfmig_device *vdev, u64 offset, void *buf,
 		    size_t len);

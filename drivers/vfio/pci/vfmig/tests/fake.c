@@ -9,6 +9,7 @@
 #include <linux/logic_iomem.h>
 #include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/pm_runtime.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
@@ -229,6 +230,15 @@ static int fake_load_regs(struct vfmig_device *vdev, const void *buf)
 	return ret;
 }
 
+static int fake_reset(struct vfmig_device *vdev)
+{
+	int ret = fake_record(vdev, FAKE_RESET);
+
+	if (!ret)
+		memset_io(vfmig_regs_bar(vdev), 0, FAKE_REGS_SIZE);
+	return ret;
+}
+
 const struct vfmig_backend vfmig_fake_backend = {
 	.name = "kunit-fake",
 	.id = 0x7e57,
@@ -241,6 +251,7 @@ const struct vfmig_backend vfmig_fake_backend = {
 	.start = fake_start,
 	.save_regs = fake_save_regs,
 	.load_regs = fake_load_regs,
+	.reset = fake_reset,
 };
 
 /* Fake pci_devs not yet released, in all tests. */
@@ -328,6 +339,9 @@ struct vfmig_fake *vfmig_fake_create(struct kunit *test, unsigned int flags)
 	pdev->current_state = PCI_D0;
 	pdev->cfg_size = 256;
 	fake->pdev = pdev;
+	/* As the PCI core leaves a bound function: runtime PM on, active. */
+	pm_runtime_set_active(&pdev->dev);
+	pm_runtime_enable(&pdev->dev);
 
 	fake->vdev = vfio_alloc_device(vfmig_device, core_device.vdev,
 				       &pdev->dev, &fake_vfio_ops);
@@ -383,6 +397,7 @@ void vfmig_fake_close(struct vfmig_fake *fake)
 	dev_set_drvdata(&pdev->dev, NULL);
 	vfio_put_device(&core->vdev);
 	fake->vdev = NULL;
+	pm_runtime_disable(&pdev->dev);
 	put_device(&pdev->dev);
 	mutex_lock(&fake_slots_lock);
 	fake_slots[fake->slot] = NULL;

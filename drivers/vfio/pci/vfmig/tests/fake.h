@@ -15,6 +15,8 @@
 
 #include "vfmig.h"
 
+/* The fake function's runtime PM is enabled and active at creation. */
+
 /* Larger than one stream record, so a save spans several. */
 #define FAKE_MEM_SIZE	SZ_2M
 #define FAKE_REGS_SIZE	8
@@ -27,6 +29,7 @@ enum fake_call {
 	FAKE_START,
 	FAKE_SAVE_REGS,
 	FAKE_LOAD_REGS,
+	FAKE_RESET,
 	FAKE_NR_CALLS,
 };
 

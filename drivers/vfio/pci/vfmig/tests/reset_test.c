@@ -287,6 +287,167 @@ static void reset_during_resuming_write(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, debug_locks);
 }
 
+/* GET_STATE on another thread, for get_state_sees_a_deferred_reset(). */
+struct state_reader {
+	struct vfmig_fake *fake;
+	enum vfio_device_mig_state state;
+	struct completion done;
+};
+
+static int state_reader_fn(void *data)
+{
+	struct state_reader *r = data;
+
+	r->state = fake_get_state(r->fake);
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * A reset that reaches reset_done while GET_STATE holds the state mutex is
+ * deferred to GET_STATE's own unlock; it has happened, and reset_done has
+ * returned, so GET_STATE must report RUNNING, not the state the reset
+ * ended (kernel review #14). Made deterministic: the test takes the mutex,
+ * lets reset_done defer to it, and hands the mutex over with the reset
+ * still pending, as GET_STATE finds it when the reset comes just after
+ * its lock.
+ */
+static void get_state_sees_a_deferred_reset(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct vfmig_device *vdev = fake->vdev;
+	struct state_reader r = { .fake = fake };
+	struct task_struct *t;
+	struct file *f;
+
+	f = fake_set_state(fake, S(STOP_COPY));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	init_completion(&r.done);
+	mutex_lock(&vdev->state_mutex);
+	t = kthread_run(state_reader_fn, &r, "vfmig-get-state");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	vfmig_reset_done(fake->pdev);
+	KUNIT_ASSERT_TRUE(test, vdev->deferred_reset);
+	/* Not vfmig_state_mutex_unlock(): the reader gets the pending reset. */
+	mutex_unlock(&vdev->state_mutex);
+	wait_for_completion(&r.done);
+	KUNIT_EXPECT_EQ(test, r.state, S(RUNNING));
+	/* The reader's unlock applied it. */
+	KUNIT_EXPECT_FALSE(test, vdev->deferred_reset);
+	expect_reset_outcome(test, fake, f);
+	fput(f);
+	vfmig_fake_close(fake);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+/*
+ * PRE_COPY -> STOP_COPY when the saving file has failed with -EIO for an
+ * ordinary reason (here: the function was out of D0 for one read): the
+ * function is restarted and known, so the device stays in the last state
+ * reached (PRE_COPY_P2P, on the way with P2P) with its files. ERROR is
+ * for a function in an unknown state only (kernel review #8: it went to
+ * ERROR and killed every file).
+ */
+static void precopy_file_error_is_not_error_state(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	int baseline = vfmig_fake_baseline();
+	struct file *f;
+
+	f = fake_set_state(fake, S(PRE_COPY));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	fake->pdev->current_state = PCI_D3hot;
+	fake_read(test, f, NULL, FAKE_MEM_SIZE);
+	fake->pdev->current_state = PCI_D0;
+	KUNIT_ASSERT_EQ(test, fake_read(test, f, NULL, 16), -EIO);
+	vfmig_fake_clear_calls(fake);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP_COPY))), -EIO);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(PRE_COPY_P2P));
+	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_STOP], 1);
+	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_START], 1);
+	KUNIT_EXPECT_FALSE(test, fake_file_dead(f));
+	KUNIT_EXPECT_NULL(test, fake_set_state(fake, S(RUNNING)));
+	KUNIT_EXPECT_TRUE(test, fake_file_dead(f));
+	fput(f);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
+/* Refuse a stream: STOP -> RESUMING -> STOP with nothing written. */
+static void refuse_empty_stream(struct kunit *test, struct vfmig_fake *fake)
+{
+	struct file *f;
+
+	KUNIT_EXPECT_NULL(test, fake_set_state(fake, S(STOP)));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP))), -EINVAL);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
+	fput(f);
+}
+
+/*
+ * A function with no PCI reset method (vfio's reset_works is false) in
+ * ERROR: VFIO_DEVICE_RESET resets it through the backend and leaves ERROR
+ * (kernel review #4: -EINVAL, stuck in ERROR until the device is closed).
+ * Outside ERROR, or where a PCI reset exists, the ioctl is vfio's.
+ */
+static void reset_ioctl_without_reset_method(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct vfmig_device *vdev = fake->vdev;
+	int baseline = vfmig_fake_baseline();
+
+	KUNIT_EXPECT_EQ(test, vfmig_reset_ioctl(vdev), -ENOTTY);
+	refuse_empty_stream(test, fake);
+	vdev->core_device.reset_works = true;
+	KUNIT_EXPECT_EQ(test, vfmig_reset_ioctl(vdev), -ENOTTY);
+	vdev->core_device.reset_works = false;
+
+	/* A backend reset that fails leaves the device in ERROR. */
+	vfmig_fake_fail(fake, FAKE_RESET, 1, -EIO);
+	KUNIT_EXPECT_EQ(test, vfmig_reset_ioctl(vdev), -EIO);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
+
+	memset(fake->bar0, 0x5a, FAKE_REGS_SIZE);
+	KUNIT_EXPECT_EQ(test, vfmig_reset_ioctl(vdev), 0);
+	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(RUNNING));
+	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_RESET], 2);
+	KUNIT_EXPECT_TRUE(test, mem_is_zero(fake->bar0, FAKE_REGS_SIZE));
+	/* And a migration works again. */
+	refuse_empty_stream(test, fake);
+	KUNIT_EXPECT_EQ(test, vfmig_reset_ioctl(vdev), 0);
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_TRUE(test, debug_locks);
+}
+
+/*
+ * A VMM looping on a refused stream gets a burst of log lines, then
+ * silence, per kind of line and per device (kernel review #16).
+ */
+static void refusal_loop_is_rate_limited(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct vfmig_fake *other = vfmig_fake_create(test, ALL_FLAGS);
+	int kinds[] = { VFMIG_LOG_REFUSED, VFMIG_LOG_ERROR, VFMIG_LOG_RESET };
+	unsigned int i;
+
+	for (i = 0; i < VFMIG_LOG_BURST + 10; i++) {
+		refuse_empty_stream(test, fake);
+		vfmig_reset_done(fake->pdev);
+	}
+	/* Within one interval, unless the machine is very slow. */
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
+		KUNIT_EXPECT_GT(test, fake->vdev->log_rs[kinds[i]].missed, 0);
+	/* Another device's first refusal is still told. */
+	refuse_empty_stream(test, other);
+	KUNIT_EXPECT_EQ(test, other->vdev->log_rs[VFMIG_LOG_REFUSED].missed, 0);
+	KUNIT_EXPECT_EQ(test, other->vdev->log_rs[VFMIG_LOG_REFUSED].printed, 1);
+	vfmig_fake_close(fake);
+	vfmig_fake_close(other);
+}
+
 static void reset_leaves_error(struct kunit *test)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
@@ -746,6 +907,10 @@ static struct kunit_case reset_cases[] = {
 	KUNIT_CASE(reset_during_saving_read),
 	KUNIT_CASE(reset_during_resuming_write),
 	KUNIT_CASE(reset_leaves_error),
+	KUNIT_CASE(get_state_sees_a_deferred_reset),
+	KUNIT_CASE(precopy_file_error_is_not_error_state),
+	KUNIT_CASE(reset_ioctl_without_reset_method),
+	KUNIT_CASE(refusal_loop_is_rate_limited),
 	KUNIT_CASE(close_ends_migration),
 	KUNIT_CASE(file_keeps_pci_dev),
 	KUNIT_CASE(unbind_ends_an_arc_waiting_for_the_device),
