@@ -78,14 +78,39 @@ run_tap() {
 	fi
 }
 
-# The ivshmem-plain functions, in bus order: the first is the migration
-# source (A), the second the destination (B).
-ivshmem_devices() {
+# The test VM's 1af4:1110 functions (tests/rig/boot.sh): A and B, two
+# ivshmem-plain each behind its own root port; R, an ivshmem-plain on the
+# root bus (no PCI reset method); D, an ivshmem-doorbell (MSI-X in BAR1).
+ivshmem_all() {
 	local d
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
 			basename "$d"
 	done
+}
+
+# The ivshmem-plain functions behind root ports, in bus order: the first
+# is the migration source (A), the second the destination (B).
+ivshmem_devices() {
+	local bdf
+	for bdf in $(ivshmem_all); do
+		case $bdf in ????:00:*) continue ;; esac
+		[ -e "/sys/bus/pci/devices/$bdf/resource1" ] && continue
+		echo "$bdf"
+	done
+}
+
+# R: the ivshmem-plain on the root bus.
+ivshmem_root_bus_device() {
+	ivshmem_all | grep -E '^[0-9a-f]{4}:00:' | head -n 1
+}
+
+# D: the ivshmem-doorbell.
+ivshmem_doorbell_device() {
+	local bdf
+	for bdf in $(ivshmem_all); do
+		[ -e "/sys/bus/pci/devices/$bdf/resource1" ] && echo "$bdf"
+	done | head -n 1
 }
 
 # bind BDF DRIVER : driver_override, then ask the bus to probe it.

@@ -4,7 +4,7 @@
 # uAPI tests of mig_test, then the same by hand with vfmigctl, and the
 # driver's explanations of refused streams in dmesg.
 . /opt/vfmig/tests/guest/lib.sh
-plan 25
+plan 29
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -17,6 +17,12 @@ check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
 for bdf in "$A" "$B"; do
 	check "bind $bdf with driver_override" "not bound" bind "$bdf" "$VFMIG_DRIVER"
 done
+# R: on the root bus, no FLR, no PM reset, no bus reset (mig_test noreset).
+R=$(ivshmem_root_bus_device)
+check "bind R ($R, root bus) with driver_override" "not bound" \
+	eval '[ -n "$R" ] && bind "$R" "$VFMIG_DRIVER"'
+check "R has no PCI reset method (no reset_method file)" "it has one" \
+	test ! -e "/sys/bus/pci/devices/$R/reset_method"
 
 # hang_report PROG SECS : if PROG still runs after SECS, put the kernel
 # stacks of its threads and of every blocked task on the console (the rig
@@ -41,9 +47,15 @@ echo "# migration uAPI tests: A=$A B=$B"
 dmesg_mark mig-test
 hang_report mig_test 900 &
 watchdog=$!
-export VFMIG_BDF_A=$A VFMIG_BDF_B=$B
+export VFMIG_BDF_A=$A VFMIG_BDF_B=$B VFMIG_BDF_R=$R
 run_tap mig_test "$VFMIG_BIN/mig_test"
 kill "$watchdog" 2>/dev/null
+# mig_test's noreset.refusal_loop made R refuse 200 streams in a row (and
+# reset_leaves_error one more): a burst of lines (VFMIG_LOG_BURST, 20, per
+# 5 s), then rate limited. Fewer than a burst: the loop never ran.
+lines=$(dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep -c "$R: vfmig: RESUMING->STOP refused")
+check "R's 201 refusals gave a burst of log lines, not one each ($lines)" \
+	"rate limit missing" eval '[ "$lines" -ge 20 ] && [ "$lines" -le 100 ]'
 # mig_test feeds B truncated, corrupt and foreign streams: the driver must
 # say why it refused each, in a line "<driver> <B>: vfmig: ...".
 refusals=$(dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep -c "$B: vfmig:")
@@ -122,7 +134,7 @@ check "dmesg says why $B refused /tmp/bad.bin" "no \"$B: vfmig:\" line" \
 vcheck "vfmigctl load $B /tmp/a.bin works again afterwards" \
 	vfmigctl load "$B" /tmp/a.bin
 
-for bdf in "$A" "$B"; do
+for bdf in "$A" "$B" "$R"; do
 	check "unbind $bdf" "still bound" unbind "$bdf"
 done
 check "modprobe -r $VFMIG_MODULE" "module still loaded" modprobe -r "$VFMIG_MODULE"

@@ -2,7 +2,7 @@
 # Suite "passthrough" (run by run-tests.sh, in a process of its own): before any migration,
 # vfmig must be a working VFIO passthrough driver for ivshmem-plain.
 . /opt/vfmig/tests/guest/lib.sh
-plan 19
+plan 22
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -35,6 +35,19 @@ check "a function without a backend ($edu, 1234:11e8) is refused" "it bound" \
 check "the refusal says why in dmesg" "no log line" \
 	eval 'dmesg | sed -n "/VFMIG-MARK-edu/,\$p" | grep -q "no backend for 1234:11e8"'
 unbind "$edu"
+
+# ivshmem-doorbell has ivshmem-plain's ids; its peers, IVPOSITION and
+# MSI-X vectors are not state vfmig carries: refused at bind, saying why.
+D=$(ivshmem_doorbell_device)
+check "an ivshmem-doorbell (1af4:1110 with MSI-X in BAR1) is present" \
+	"none found" test -n "$D"
+dmesg_mark doorbell
+bind "$D" "$VFMIG_DRIVER" 2>/dev/null
+check "vfmig refuses the ivshmem-doorbell $D at bind" "it bound" \
+	test ! -e "/sys/bus/pci/devices/$D/driver"
+check "the doorbell's refusal says why in dmesg" "no log line" \
+	eval 'dmesg | sed -n "/VFMIG-MARK-doorbell/,\$p" | grep -q "$D: ivshmem: MSI-X in BAR1, so this is an ivshmem-doorbell"'
+unbind "$D"
 
 echo "# uAPI checks on $A"
 export VFMIG_BDF_A=$A

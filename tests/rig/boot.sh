@@ -6,7 +6,11 @@
 # The VM: q35 with an emulated Intel IOMMU, the Debian tree as its root over
 # 9p, and two ivshmem-plain functions, each alone behind its own PCIe root
 # port (A: the source of migrations, B: the destination), and QEMU's "edu"
-# function, which vfmig has no backend for (to test that it refuses it). Results come back
+# function, which vfmig has no backend for (to test that it refuses it).
+# Two more 1af4:1110 functions that vfmig must handle as a fleet would
+# meet them: R, an ivshmem-plain on the root bus, which has no PCI reset
+# method (ERROR must still be left), and D, an ivshmem-doorbell fed by
+# tests/rig/ivshmem_server.py, which vfmig must refuse at bind. Results come back
 # through a second 9p share, the serial console goes to a file.
 #
 # A boot that never reached the test init (the multi-threaded TCG "Oops:
@@ -86,7 +90,15 @@ run_once() {
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
 	: > "$console"
-	rm -f "$VFMIG_OUT/qemu.pid"
+	rm -f "$VFMIG_OUT/qemu.pid" "$VFMIG_OUT/ivshmem.sock"
+	# D's server: one client, this boot's QEMU; it ends when QEMU does.
+	python3 "$VFMIG_TOP/tests/rig/ivshmem_server.py" "$VFMIG_OUT/ivshmem.sock" \
+		> "$VFMIG_OUT/ivshmem-server.log" 2>&1 &
+	local server=$!
+	for _ in $(seq 50); do
+		[ -S "$VFMIG_OUT/ivshmem.sock" ] && break
+		sleep 0.1
+	done
 	# Watch only a QEMU whose pid we know: a pid of 0 would make the
 	# watcher's kill hit its own process group.
 	(
@@ -121,7 +133,15 @@ run_once() {
 		-device ivshmem-plain,memdev=ivmemB,bus=rpB \
 		-device pcie-root-port,id=rpC,bus=pcie.0,chassis=3,slot=3 \
 		-device edu,bus=rpC \
+		-object "memory-backend-memfd,id=ivmemR,size=1M,share=on" \
+		-device ivshmem-plain,memdev=ivmemR,bus=pcie.0,addr=0x10 \
+		-chardev "socket,id=ivsrv,path=$VFMIG_OUT/ivshmem.sock" \
+		-device pcie-root-port,id=rpD,bus=pcie.0,chassis=4,slot=4 \
+		-device ivshmem-doorbell,chardev=ivsrv,vectors=1,bus=rpD \
 		> "$VFMIG_OUT/qemu.log" 2>&1
+	local rc=$?
+	kill "$server" 2>/dev/null
+	return $rc
 }
 
 t0=$(date +%s)
