@@ -90,4 +90,16 @@ log "KUnit (UML): $(($(date +%s) - s))s"
 mark
 bash "$rig/boot.sh" all | tee "$VFMIG_OUT/vm.tap" | tee -a "$tap"
 tally vm "${PIPESTATUS[0]}"
+
+# The same driver on the rig's debug kernel (lockdep, KASAN, UBSAN,
+# kmemleak, hung-task and stall detectors) with two vCPUs, for the suites
+# that race resets, unbinds and data files against each other; the nested
+# QEMU suites stay on Debian's kernel with one vCPU (Documentation/testing.rst).
+step "debug kernel" bash "$rig/build-debug-kernel.sh"
+VFMIG_KERNEL=debug bash "$rig/build-module.sh" | sed 's/^\(not \)\{0,1\}ok - /&debug kernel: /' | tee -a "$tap"
+[ "${PIPESTATUS[0]}" -eq 0 ] || finish
+mark
+VFMIG_KERNEL=debug bash "$rig/boot.sh" passthrough migration faults |
+	tee "$VFMIG_OUT/vm-debug.tap" | tee -a "$tap"
+tally vm-debug "${PIPESTATUS[0]}"
 finish

@@ -10,7 +10,10 @@
  * an unbind waits for the close, holding the function's device lock, and
  * to fire a debugfs reset_at exactly then: bytes already staged in the
  * file's buffer are read without touching the function, so the second
- * read can cross reset_at while the unbind holds the lock.
+ * read can cross reset_at while the unbind holds the lock. It also holds
+ * a save open across an injected AER error, whose recovery must end the
+ * migration: after the second read it prints "state NAME", the migration
+ * state as GET_STATE reports it before the device is closed.
  *
  * Exit status: 0 when both reads got all their bytes, 1 otherwise.
  */
@@ -48,7 +51,8 @@ int main(int argc, char **argv)
 	struct vfio_handle h;
 	char err[256], line[16];
 	size_t before, after, got1 = 0, got2 = 0;
-	int fd = -1, ret;
+	int fd = -1, ret, ret2;
+	uint32_t state;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: hold_save BDF BEFORE AFTER\n");
@@ -84,6 +88,11 @@ int main(int argc, char **argv)
 		ret = read_n(fd, buf, after, &got2);
 	printf("read %zu more bytes%s%s\n", got2, ret ? ": " : "",
 	       ret ? strerror(-ret) : "");
+	ret2 = vfmig_get_state(h.device, &state);
+	if (ret2)
+		printf("state unknown: %s\n", strerror(-ret2));
+	else
+		printf("state %s\n", vfmig_state_name(state));
 	fflush(stdout);
 	close(fd);
 	vfio_close_device(&h);

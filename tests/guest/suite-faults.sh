@@ -2,7 +2,7 @@
 # Suite "faults" (run by run-tests.sh, in a process of its own): the debugfs status and fault
 # injection (Documentation/fault-injection.md), driven with vfmigctl.
 . /opt/vfmig/tests/guest/lib.sh
-plan 18
+plan 20
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
@@ -66,6 +66,41 @@ check "reset_at: a load is cut short by a real reset" "it completed" \
 	eval '! $ctl load "$B" /tmp/f.bin > /dev/null 2>&1'
 check "after the injected reset a load works" "failed" $ctl load "$B" /tmp/f.bin
 rm -f /tmp/f.bin /tmp/f2.bin /tmp/f3.bin
+
+# AER: a fatal error injected at A's root port (aer_inject; ivshmem has no
+# AER capability of its own) while a save is held open in STOP_COPY. The
+# recovery calls error_detected (frozen) with A's device lock held, resets
+# the link, and calls resume: the save must fail from its next read, the
+# migration must end (RUNNING) before the device is closed, and nothing
+# may hang (kernel review #1: error_detected waited for the state mutex
+# under the device lock; #11: the recovery's bus reset calls no
+# reset_done, so the migration stayed in STOP_COPY).
+rp=$(basename "$(readlink -f "/sys/bus/pci/devices/$A/..")")
+dmesg_mark aer
+coproc AER { "$VFMIG_BIN/hold_save" "$A" 524288 4194304 2>&1; }
+read -r -t 60 aer_said <&"${AER[0]}"
+modprobe aer_inject 2>/dev/null
+injected=$(timeout 30 python3 /opt/vfmig/tests/guest/aer_inject.py "$rp" 2>&1 && echo yes)
+recovered=no
+for i in $(seq 300); do
+	dmesg | sed -n "/VFMIG-MARK-aer/,\$p" | grep -q "$A: vfmig: PCI channel recovered" &&
+		{ recovered=yes; break; }
+	sleep 0.1
+done
+echo go >&"${AER[1]}"
+read -r -t 60 aer_read <&"${AER[0]}"
+read -r -t 60 aer_state <&"${AER[0]}"
+wait "$AER_PID" 2>/dev/null
+echo "# aer: injected at $rp: ${injected:-nothing}; hold_save: ${aer_said:-nothing}; ${aer_read:-nothing}; ${aer_state:-nothing}"
+check "AER: a fatal error at A's root port is recovered, vfmig saw the channel freeze" \
+	"injected: ${injected:-nothing}; recovered: $recovered; $(dmesg | sed -n "/VFMIG-MARK-aer/,\$p" | grep -E "AER|vfmig" | head -n 4 | tr '\n' ' ')" \
+	eval '[ "$injected" = yes ] && [ "$recovered" = yes ] &&
+	      dmesg | sed -n "/VFMIG-MARK-aer/,\$p" | grep -q "$A: vfmig: PCI channel frozen"'
+check "AER: the held save fails after the recovery and the migration ended (RUNNING)" \
+	"${aer_said:-nothing}; ${aer_read:-nothing}; ${aer_state:-nothing}" \
+	eval '[ "$aer_said" = "ready after 524288 bytes" ] &&
+	      case $aer_read in "read 4194304 more bytes") false ;; read*) true ;; *) false ;; esac &&
+	      [ "$aer_state" = "state RUNNING" ]'
 
 # Unbind holds A's device lock while it waits for the user to close the
 # device. A reset_at that fires then queues a reset needing that lock, and

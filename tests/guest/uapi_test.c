@@ -160,25 +160,25 @@ FIXTURE_TEARDOWN(dev)
 	vfio_close_device(&self->h);
 }
 
-TEST_F(dev, device_info)
+TEST_F_TIMEOUT(dev, device_info, 300)
 {
 	test_device_info(self->h.device);
 	checks_end(_metadata);
 }
 
-TEST_F(dev, bar0_registers)
+TEST_F_TIMEOUT(dev, bar0_registers, 300)
 {
 	test_bar0(self->h.device);
 	checks_end(_metadata);
 }
 
-TEST_F(dev, bar2_memory)
+TEST_F_TIMEOUT(dev, bar2_memory, 300)
 {
 	test_bar2(self->h.device);
 	checks_end(_metadata);
 }
 
-TEST_F(dev, reset)
+TEST_F_TIMEOUT(dev, reset, 300)
 {
 	test_reset(self->h.device);
 	checks_end(_metadata);

@@ -26,7 +26,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$(tree_dir)
-kver=$(tree_kver "$tree")
+kver=$(guest_kver "$tree")
 initrd=$(bash "$(dirname "$0")/mkinitramfs.sh") || die "initramfs build failed"
 cp "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz"
 
@@ -35,8 +35,26 @@ mem=${VFMIG_VM_MEM:-4G}
 # One vCPU: the "Oops: int3" crash is kernel text patching racing across
 # vCPUs under multi-threaded TCG, and it struck our QEMU suite mid-run as it
 # started nested KVM guests; with one vCPU there is no other vCPU to race.
-smp=${VFMIG_VM_SMP:-1}
-limit=${VFMIG_VM_TIMEOUT:-1500}
+#
+# The debug kernel (VFMIG_KERNEL=debug) runs with two vCPUs: the races its
+# lock and memory checkers look for need real parallelism. It is built
+# without jump labels or ftrace, so flipping a static key patches no text
+# (tests/rig/debug-kernel.config); its crash rate is in Documentation/testing.rst.
+# Its checks make it slower: a longer time limit.
+append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M"
+if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
+	smp=${VFMIG_VM_SMP:-2}
+	limit=${VFMIG_VM_TIMEOUT:-3000}
+	append+=" kasan_multi_shot"
+	prefix=vm-debug
+	# Its own logs, beside those of a stock run.
+	VFMIG_OUT=$VFMIG_OUT/vm-debug
+	mkdir -p "$VFMIG_OUT"
+else
+	prefix=vm
+	smp=${VFMIG_VM_SMP:-1}
+	limit=${VFMIG_VM_TIMEOUT:-1500}
+fi
 tries=${VFMIG_BOOT_TRIES:-3}
 stall=${VFMIG_STALL:-300}
 # Multi-threaded TCG. Single-threaded TCG avoids the "Oops: int3" boot flake
@@ -120,7 +138,7 @@ run_once() {
 		-pidfile "$VFMIG_OUT/qemu.pid" \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-kernel "$tree/boot/vmlinuz-$kver" -initrd "$initrd/l1.cpio.gz" \
-		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M" \
+		-append "$append" \
 		-fsdev "local,id=fsroot,path=$tree,security_model=passthrough,multidevs=remap,readonly=on" \
 		-device virtio-9p-pci,fsdev=fsroot,mount_tag=rootfs \
 		-fsdev "local,id=fsres,path=$res,security_model=none" \
@@ -164,7 +182,7 @@ klog=$res/kmsg.log
 [ -s "$klog" ] || klog=$console
 suites=("$@")
 [ "${suites[0]:-all}" = all ] && read -ra suites < "$VFMIG_TOP/tests/guest/all-suites"
-python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix vm \
+python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix "$prefix" \
 	--expect "$(IFS=,; echo "${suites[*]}")" --kernel-log "$klog" \
 	"$res/guest.log"
 checked=$?

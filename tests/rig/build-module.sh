@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$(tree_dir)
-kver=$(tree_kver "$tree")
+kver=$(guest_kver "$tree")
 dst=$tree/opt/vfmig
 mkdir -p "$VFMIG_OUT"
 

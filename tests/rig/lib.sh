@@ -36,6 +36,22 @@ tree_kver() {
 	echo "$d"
 }
 
+# The guest kernel the rig builds for and boots: Debian's (tree_kver), or
+# with VFMIG_KERNEL=debug the debug kernel build-debug-kernel.sh installs
+# into the tree (lockdep, KASAN, UBSAN, kmemleak, hung-task; its release
+# ends in "~vfmig-debug", which sorts below Debian's so tree_kver never
+# picks it).
+guest_kver() {
+	local d
+	if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
+		d=$(ls "$1/lib/modules" | grep -F '~vfmig-debug' | sort -V | tail -n 1)
+		[ -n "$d" ] || die "no debug kernel in $1: run tests/rig/build-debug-kernel.sh"
+		echo "$d"
+	else
+		tree_kver "$1"
+	fi
+}
+
 # in_tree TREE CMD... : run a command inside the tree with /proc, /sys and
 # /dev bound, and undo the binds whatever happens.
 in_tree() {

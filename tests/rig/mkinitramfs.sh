@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$(tree_dir)
-kver=$(tree_kver "$tree")
+kver=$(guest_kver "$tree")
 bb=/bin/busybox
 [ -x "$bb" ] || die "no static busybox on the host (apt-get install busybox-static)"
 file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||

@@ -16,9 +16,11 @@
  *    atomic, a data file could not be allocated) fails the request; the
  *    state is the last one reached, data files as they were.
  *  - An arc that fails leaving the function in an unknown state (a backend
- *    callback or a roll-back returned -EIO) and a refused RESUMING -> STOP
- *    (the function holds part of a stream) move to ERROR and kill every
- *    data file. Only a reset (VFIO_DEVICE_RESET, a bus or function reset,
+ *    callback returned -EIO, or a roll-back failed: the "unknown" flag of
+ *    vfmig_step(), never a bare errno) and a refused RESUMING -> STOP (the
+ *    function holds part of a stream) move to ERROR and kill every data
+ *    file. Only a reset (VFIO_DEVICE_RESET, also on a function without a
+ *    PCI reset method: vfmig_reset_ioctl(); a bus or function reset;
  *    closing the device) leaves ERROR, to RUNNING.
  */
 #include <kunit/visibility.h>
