@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
 failed=0
-echo "1..23"
+echo "1..25"
 
 # expect NAME RC PATTERN... -- CHECKER ARGS... : tapcheck.py must exit with
 # RC and print a line matching every PATTERN (an extended regex), and none
@@ -107,6 +107,15 @@ expect "a clean kernel log and a good guest log pass" 0 \
 	'^ok - vm kernel log kernel-clean.log has no splat$' \
 	-- --prefix vm --expect passthrough,faults \
 	--kernel-log "$logs/kernel-clean.log" "$logs/guest-good.log"
+expect "an injected allocation failure's report passes, the same report alone does not" 1 \
+	'^not ok - vm kernel log has no call trace # .*kernel-injected-alloc-failure.log:19 during alloc' \
+	'!kernel-injected-alloc-failure.log:9 ' \
+	-- --prefix vm --kernel-log "$logs/kernel-injected-alloc-failure.log" "$logs/guest-good.log"
+expect "a known upstream report passes only after an injection and with its frame" 1 \
+	'^# excused, known upstream bug .*vfio_create_group.*line 7\)' \
+	'^not ok - vm kernel log has no WARNING # .*kernel-known-upstream-bug.log:20 during later' \
+	'!kernel-known-upstream-bug.log:7:' '!line 20\)' '!line 29\)' \
+	-- --prefix vm --kernel-log "$logs/kernel-known-upstream-bug.log" "$logs/guest-good.log"
 expect "a C program killed half-way: its plan and its signal" 1 \
 	'^not ok - vm migration / mig_test: runs its plan # planned 40, ran 2' \
 	-- --prefix vm "$logs/guest-crashed-program.log"
@@ -196,5 +205,5 @@ expect "check does not shadow the caller's variables" 0 \
 	"^ok - vm s[0-9] / eval sees the caller's name$" \
 	-- --prefix vm "$tmp/guest.log"
 
-[ "$n" -eq 23 ] || { echo "not ok - harness: ran $n cases, planned 23"; exit 1; }
+[ "$n" -eq 25 ] || { echo "not ok - harness: ran $n cases, planned 25"; exit 1; }
 [ "$failed" -eq 0 ]
