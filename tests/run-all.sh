@@ -84,6 +84,14 @@ bash "$VFMIG_TOP/tests/kunit/run.sh" | tee -a "$tap"
 tally kunit "${PIPESTATUS[0]}"
 log "KUnit (UML): $(($(date +%s) - s))s"
 
+# The stream codec, coverage-guided, in userspace (Documentation/fuzzing.md).
+s=$(date +%s)
+mark
+bash "$VFMIG_TOP/tests/fuzz/run.sh" "${VFMIG_CODEC_FUZZ_SECS:-60}" |
+	sed 's/^\(not \)\{0,1\}ok [0-9]* - /&codec fuzzer: /' | tee -a "$tap"
+tally codec-fuzzer "${PIPESTATUS[0]}"
+log "codec fuzzer: $(($(date +%s) - s))s"
+
 # boot.sh says "not ok" for the VM's own failures and for every result the
 # checker found wrong; a rig that died before it could say anything must
 # still fail the run.
