@@ -229,7 +229,8 @@ def known_injected_report(lines, lineno):
     for what, first, frame in KNOWN_INJECTED:
         if not re.search(first, lines[lineno - 1]):
             continue
-        block = lines[lineno - 1:lineno - 1 + REPORT_LINES]
+        # (A WARNING's register dump and trace run past REPORT_LINES.)
+        block = lines[lineno - 1:lineno - 1 + 4 * REPORT_LINES]
         for i, line in enumerate(block):
             if re.search(r'---\[ end trace', line):
                 if any(re.search(frame, b) for b in block[:i]):
