@@ -102,7 +102,25 @@ ivshmem_devices() {
 
 # R: the ivshmem-plain on the root bus.
 ivshmem_root_bus_device() {
-	ivshmem_all | grep -E '^[0-9a-f]{4}:00:' | head -n 1
+	ivshmem_all | grep -E '^[0-9a-f]{4}:00:' | while read -r bdf; do
+		[ "$(stat -c %s "/sys/bus/pci/devices/$bdf/resource2")" != 4096 ] &&
+			echo "$bdf"
+	done | head -n 1
+}
+
+# F and G: the 4 KiB ivshmem-plain functions on the root bus, for the
+# fuzzer and the allocation-failure sweep (every attempt saves or loads
+# one; their reset is vfmig's own, with no PCI reset's delays).
+ivshmem_small_devices() {
+	ivshmem_all | grep -E '^[0-9a-f]{4}:00:' | while read -r bdf; do
+		[ "$(stat -c %s "/sys/bus/pci/devices/$bdf/resource2")" = 4096 ] &&
+			echo "$bdf"
+	done
+}
+
+# F: the first of them.
+ivshmem_small_device() {
+	ivshmem_small_devices | head -n 1
 }
 
 # D: the ivshmem-doorbell.
@@ -140,12 +158,53 @@ group_of() {
 }
 
 # Kernel complaints since a mark left with dmesg_mark.
+# hang_report PROG SECS : if PROG still runs after SECS, put the kernel
+# stacks of its threads and of every blocked task on the console (the rig
+# keeps it), since a task stuck in the kernel cannot be killed.
+hang_report() {
+	local pid t
+	# Never hold the suite's output open (tee waits for every writer).
+	exec > /dev/null 2> /dev/null
+	sleep "$2"
+	pid=$(pgrep -x "$1") || return 0
+	{
+		echo "VFMIG-HANG: $1 (pid $pid) still runs after $2 s; its threads:"
+		for t in /proc/"$pid"/task/*; do
+			echo "VFMIG-HANG: task ${t##*/} state $(awk '{print $3}' "$t/stat") wchan $(cat "$t/wchan")"
+			sed 's/^/VFMIG-HANG:   /' "$t/stack"
+		done
+	} > /dev/console 2>&1
+	echo w > /proc/sysrq-trigger
+}
+
 dmesg_mark() {
 	echo "VFMIG-MARK-$1" > /dev/kmsg
 }
 
+# dmesg_bad_since MARK : the reports in the kernel log since MARK. Two
+# echoes of a failure fault injection forced just before are no report
+# (the same rules as tests/harness/tapcheck.py): the stack an allocation
+# failure prints (warn_alloc), and the known upstream WARNING in
+# vfio_create_group()'s error path (Documentation/hardening.md).
 dmesg_bad_since() {
 	dmesg | sed -n "/VFMIG-MARK-$1/,\$p" |
+		awk 'held != "" {
+			held = held "\n" $0
+			if (/---\[ end trace/) {
+				if (held !~ /vfio_create_group\+/)
+					print held
+				held = ""
+			}
+			next
+		     }
+		     /FAULT_INJECTION: forcing a failure/ { fi = NR }
+		     /page allocation failure: order:|vmalloc error: size/ {
+			if (fi && NR - fi <= 10) wa = NR }
+		     /Call Trace:/ && wa && NR - wa <= 5 { next }
+		     /WARNING: .* at drivers\/vfio\/group\.c:[0-9]+ vfio_group_release/ &&
+			fi && NR - fi <= 10 { held = $0; next }
+		     { print }
+		     END { if (held != "") print held }' |
 		grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace|list_del corruption|refcount_t:|kernel BUG|UBSAN|KASAN|lockdep|possible circular|INFO: task'
 }
 

@@ -24,25 +24,6 @@ check "bind R ($R, root bus) with driver_override" "not bound" \
 check "R has no PCI reset method (no reset_method file)" "it has one" \
 	test ! -e "/sys/bus/pci/devices/$R/reset_method"
 
-# hang_report PROG SECS : if PROG still runs after SECS, put the kernel
-# stacks of its threads and of every blocked task on the console (the rig
-# keeps it), since a task stuck in the kernel cannot be killed.
-hang_report() {
-	local pid t
-	# Never hold the suite's output open (tee waits for every writer).
-	exec > /dev/null 2> /dev/null
-	sleep "$2"
-	pid=$(pgrep -x "$1") || return 0
-	{
-		echo "VFMIG-HANG: $1 (pid $pid) still runs after $2 s; its threads:"
-		for t in /proc/"$pid"/task/*; do
-			echo "VFMIG-HANG: task ${t##*/} state $(awk '{print $3}' "$t/stat") wchan $(cat "$t/wchan")"
-			sed 's/^/VFMIG-HANG:   /' "$t/stack"
-		done
-	} > /dev/console 2>&1
-	echo w > /proc/sysrq-trigger
-}
-
 echo "# migration uAPI tests: A=$A B=$B"
 dmesg_mark mig-test
 hang_report mig_test 900 &

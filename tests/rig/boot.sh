@@ -10,7 +10,10 @@
 # Two more 1af4:1110 functions that vfmig must handle as a fleet would
 # meet them: R, an ivshmem-plain on the root bus, which has no PCI reset
 # method (ERROR must still be left), and D, an ivshmem-doorbell fed by
-# tests/rig/ivshmem_server.py, which vfmig must refuse at bind. Results come back
+# tests/rig/ivshmem_server.py, which vfmig must refuse at bind; and F and
+# G, 4 KiB ivshmem-plain functions on the root bus for the fuzzer (one
+# process each, one per vCPU) and the allocation-failure sweep (small:
+# every attempt saves or loads one). Results come back
 # through a second 9p share, the serial console goes to a file.
 #
 # A boot that never reached the test init (the multi-threaded TCG "Oops:
@@ -107,6 +110,9 @@ run_once() {
 	rm -rf "$res"
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
+	# The suites' knobs (durations, iteration counts, seeds) go along.
+	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ)_[A-Z_]+=[0-9A-Za-z]*$' |
+		sed 's/^/export /' >> "$res/params"
 	: > "$console"
 	rm -f "$VFMIG_OUT/qemu.pid" "$VFMIG_OUT/ivshmem.sock"
 	# D's server: one client, this boot's QEMU; it ends when QEMU does.
@@ -153,6 +159,10 @@ run_once() {
 		-device edu,bus=rpC \
 		-object "memory-backend-memfd,id=ivmemR,size=1M,share=on" \
 		-device ivshmem-plain,memdev=ivmemR,bus=pcie.0,addr=0x10 \
+		-object "memory-backend-memfd,id=ivmemF,size=4K,share=on" \
+		-device ivshmem-plain,memdev=ivmemF,bus=pcie.0,addr=0x11 \
+		-object "memory-backend-memfd,id=ivmemG,size=4K,share=on" \
+		-device ivshmem-plain,memdev=ivmemG,bus=pcie.0,addr=0x12 \
 		-chardev "socket,id=ivsrv,path=$VFMIG_OUT/ivshmem.sock" \
 		-device pcie-root-port,id=rpD,bus=pcie.0,chassis=4,slot=4 \
 		-device ivshmem-doorbell,chardev=ivsrv,vectors=1,bus=rpD \
