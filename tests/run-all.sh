@@ -100,14 +100,17 @@ bash "$rig/boot.sh" all | tee "$VFMIG_OUT/vm.tap" | tee -a "$tap"
 tally vm "${PIPESTATUS[0]}"
 
 # The same driver on the rig's debug kernel (lockdep, KASAN, UBSAN,
-# kmemleak, hung-task and stall detectors) with two vCPUs, for the suites
-# that race resets, unbinds and data files against each other; the nested
-# QEMU suites stay on Debian's kernel with one vCPU (Documentation/testing.rst).
+# kmemleak, hung-task and stall detectors, fault injection) with two vCPUs,
+# for the suites that race resets, unbinds and data files against each
+# other, the stress, fuzzing and allocation-failure suite, and the uAPI
+# conformance suite through both the group and the iommufd cdev paths; the
+# nested QEMU suites stay on Debian's kernel with one vCPU
+# (Documentation/testing.rst, Documentation/hardening.md).
 step "debug kernel" bash "$rig/build-debug-kernel.sh"
 VFMIG_KERNEL=debug bash "$rig/build-module.sh" | sed 's/^\(not \)\{0,1\}ok - /&debug kernel: /' | tee -a "$tap"
 [ "${PIPESTATUS[0]}" -eq 0 ] || finish
 mark
-VFMIG_KERNEL=debug bash "$rig/boot.sh" passthrough migration faults |
+VFMIG_KERNEL=debug bash "$rig/boot.sh" passthrough migration faults conformance hardening |
 	tee "$VFMIG_OUT/vm-debug.tap" | tee -a "$tap"
 tally vm-debug "${PIPESTATUS[0]}"
 finish

@@ -57,7 +57,8 @@ cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$dst/include-ksft/" ||
 # (-isystem: the harness is not ours to keep -Wextra clean.)
 cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -isystem /opt/vfmig/include-ksft -pthread"
 libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
-progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save tools/vfmigctl/vfmigctl)
+progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save tools/vfmigctl/vfmigctl
+	tests/guest/stress tests/guest/fuzz_resume tests/guest/alloc_fail)
 for src in "${progs[@]}"; do
 	p=$(basename "$src")
 	if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin &&
