@@ -431,17 +431,7 @@ static uint32_t state(void)
 
 static int save(struct vfmig_buf *b)
 {
-	bool eof = false;
-	int fd = -1, ret;
-
-	ret = vfmig_set_state(h.device, VFIO_DEVICE_STATE_STOP_COPY, &fd);
-	if (!ret)
-		ret = vfmig_read_data(fd, b, &eof);
-	if (fd >= 0)
-		close(fd);
-	if (!ret)
-		ret = vfmig_set_state(h.device, VFIO_DEVICE_STATE_RUNNING, NULL);
-	return ret ? ret : eof ? 0 : -EIO;
+	return vfmig_save(h.device, b);
 }
 
 /* Write @buf in random pieces, as a VMM's reads of the network would. */

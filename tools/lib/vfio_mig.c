@@ -206,6 +206,21 @@ int vfmig_read_data(int fd, struct vfmig_buf *b, bool *eof)
 	}
 }
 
+int vfmig_save(int dev, struct vfmig_buf *b)
+{
+	bool eof = false;
+	int fd = -1, ret;
+
+	ret = vfmig_set_state(dev, VFIO_DEVICE_STATE_STOP_COPY, &fd);
+	if (!ret)
+		ret = vfmig_read_data(fd, b, &eof);
+	if (fd >= 0)
+		close(fd);
+	if (!ret)
+		ret = vfmig_set_state(dev, VFIO_DEVICE_STATE_RUNNING, NULL);
+	return ret ? ret : eof ? 0 : -EIO;
+}
+
 int vfmig_write_data(int fd, const void *buf, size_t len, size_t chunk,
 		     size_t *done)
 {

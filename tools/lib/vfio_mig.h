@@ -117,6 +117,18 @@ void vfmig_buf_free(struct vfmig_buf *b);
 int vfmig_read_data(int fd, struct vfmig_buf *b, bool *eof);
 
 /**
+ * vfmig_save() - save a RUNNING device whole and leave it RUNNING
+ * @dev: the device descriptor
+ * @b: the stream is appended here
+ *
+ * RUNNING -> STOP_COPY, the data file read to its end and closed, then
+ * STOP_COPY -> RUNNING: the shortest full save, for tests.
+ *
+ * Return: 0, -EIO if the stream ended early, or a negative errno.
+ */
+int vfmig_save(int dev, struct vfmig_buf *b);
+
+/**
  * vfmig_write_data() - write a stream into a resuming data file
  * @fd: the data file
  * @buf: the stream
