@@ -86,6 +86,7 @@ static const int allowed[OP_NR][6] = {
  * @bar2_size: its size
  * @lock: guards @data_fd
  * @data_fd: the data file the state walker opened last, or -1
+ * @data_gen: bumped with each new @data_fd
  * @stop: set to end the workers
  * @progress: bumped by every completed call: the hang detector reads it
  * @ops: calls made, per kind
@@ -104,6 +105,7 @@ struct stress {
 	uint64_t bar0, bar2, bar2_size;
 	pthread_mutex_t lock;
 	int data_fd;
+	unsigned int data_gen;
 	atomic_bool stop;
 	atomic_ulong progress;
 	atomic_uint ops[OP_NR];
@@ -239,7 +241,10 @@ static void *walker(void *arg)
 			if (s->data_fd >= 0)
 				close(s->data_fd);
 			s->data_fd = fd;
+			s->data_gen++;
 			pthread_mutex_unlock(&s->lock);
+			/* Let the data file live a while: the user needs one. */
+			usleep(rand_r(&seed) % 10000);
 		}
 		/* ERROR is left by a reset only (the uAPI's rule). */
 		if (!vfmig_get_state(s->h.device, &st) &&
@@ -254,50 +259,86 @@ static void *walker(void *arg)
 /* Use whatever data file is open, as a VMM (or a buggy one) would. */
 static void *data_user(void *arg)
 {
-	static __thread unsigned char buf[64 * 1024];
+	static __thread unsigned char buf[64 * 1024], head[64 * 1024];
+	size_t head_len = 0;
+	bool first;
 	struct vfio_precopy_info pi;
 	struct stress *s = arg;
-	unsigned int seed = 2, k;
+	unsigned int seed = 2, k, op, gen, dead_gen = 0, seen_gen = 0;
 	struct pollfd pfd;
+	bool writer;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
 	while (!atomic_load(&s->stop)) {
 		pthread_mutex_lock(&s->lock);
-		fd = s->data_fd >= 0 ? dup(s->data_fd) : -1;
+		fd = s->data_fd >= 0 && s->data_gen != dead_gen ? dup(s->data_fd) : -1;
+		gen = s->data_gen;
 		pthread_mutex_unlock(&s->lock);
 		if (fd < 0) {
 			usleep(500);
 			continue;
 		}
+		/* Mostly the call the file is for; the other way sometimes. */
+		writer = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY;
+		/* Only a file's first call is at its stream's start. */
+		first = gen != seen_gen;
+		seen_gen = gen;
 		for (k = rand_r(&seed) % 16; k; k--) {
-			switch (rand_r(&seed) % 6) {
+			op = rand_r(&seed) % 6;
+			if (op <= 2 && rand_r(&seed) % 8)
+				op = writer ? 2 : 0;
+			switch (op) {
 			case 0:
 			case 1:
 				n = read(fd, buf, rand_r(&seed) % sizeof(buf) + 1);
-				note(s, OP_READ, n < 0 ? errno : 0);
+				err = n < 0 ? errno : 0;
+				note(s, OP_READ, err);
+				/* A stream's start, to feed a resuming file. */
+				if (n > 0 && first) {
+					memcpy(head, buf, n);
+					head_len = n;
+				}
+				first = false;
 				break;
 			case 2:
-				/* Junk: a resuming file must refuse it cleanly. */
-				memset(buf, rand_r(&seed), 4096);
-				n = write(fd, buf, rand_r(&seed) % 4096 + 1);
-				note(s, OP_WRITE, n < 0 ? errno : 0);
+				/*
+				 * The start of a real stream (which loads until
+				 * a reset or a state change cuts it), or junk,
+				 * which a resuming file must refuse cleanly.
+				 */
+				if (first && head_len && rand_r(&seed) % 2) {
+					n = write(fd, head, head_len);
+				} else {
+					memset(buf, rand_r(&seed), 4096);
+					n = write(fd, buf, rand_r(&seed) % 4096 + 1);
+				}
+				first = false;
+				err = n < 0 ? errno : 0;
+				note(s, OP_WRITE, err);
 				break;
 			case 3:
 				pfd = (struct pollfd){ .fd = fd,
 						       .events = POLLIN | POLLOUT };
-				note(s, OP_POLL, poll(&pfd, 1, rand_r(&seed) % 3) < 0 ?
-				     errno : 0);
+				err = poll(&pfd, 1, rand_r(&seed) % 3) < 0 ? errno : 0;
+				note(s, OP_POLL, err);
 				break;
 			case 4:
-				note(s, OP_LSEEK, lseek(fd, 0, SEEK_SET) < 0 ?
-				     errno : EPROTO);
+				err = lseek(fd, 0, SEEK_SET) < 0 ? errno : EPROTO;
+				note(s, OP_LSEEK, err);
 				break;
 			default:
 				pi = (struct vfio_precopy_info){ .argsz = sizeof(pi) };
-				note(s, OP_PRECOPY_INFO,
-				     ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi) ?
-				     errno : 0);
+				err = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &pi) ? errno : 0;
+				note(s, OP_PRECOPY_INFO, err);
+			}
+			/*
+			 * A dead file stays dead: once it says so, wait for
+			 * the walker's next one rather than spin on this.
+			 */
+			if (err == ENODEV) {
+				dead_gen = gen;
+				break;
 			}
 		}
 		close(fd);
