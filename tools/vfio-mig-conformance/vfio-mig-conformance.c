@@ -39,7 +39,7 @@
 #include "kselftest_harness.h"
 
 /* No device state a test saves may be larger: a guard, not a limit. */
-#define MAX_STREAM	(1ull << 32)
+#define MAX_STREAM	(4ULL << 30)	/* 4 GiB */
 #define NSTATES		VFIO_DEVICE_STATE_NR
 
 static const char *target;	/* the device, from the command line */
@@ -414,8 +414,8 @@ FIXTURE_VARIANT_ADD(mig, cdev) {
 };
 
 static void open_dev(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(mig) *self,
-		     const FIXTURE_VARIANT(mig) *variant)
+		     struct _test_data_mig *self,
+		     const struct _fixture_variant_mig *variant)
 {
 	char why[PATH_MAX + 128] = "";
 	int ret;
@@ -443,8 +443,9 @@ FIXTURE_SETUP(mig)
 	if (_metadata->exit_code)
 		return;
 	ret = mig_flags(self->d.fd, &self->flags);
-	ASSERT_EQ(0, ret) TH_LOG("VFIO_DEVICE_FEATURE_MIGRATION: %s: the device does not offer migration",
-				 strerror(-ret));
+	ASSERT_EQ(0, ret)
+		TH_LOG("VFIO_DEVICE_FEATURE_MIGRATION: %s: the device does not offer migration",
+		       strerror(-ret));
 	/*
 	 * Every test starts in RUNNING. How a device comes out of an open
 	 * is not a vfio.h rule, so a device left elsewhere by a test before
@@ -474,7 +475,7 @@ FIXTURE_TEARDOWN(mig)
 	vdev_close(&self->d);
 }
 
-static bool supported(FIXTURE_DATA(mig) *self, uint32_t s)
+static bool supported(struct _test_data_mig *self, uint32_t s)
 {
 	switch (s) {
 	case VFIO_DEVICE_STATE_RUNNING:
@@ -502,7 +503,7 @@ static bool saving(uint32_t s)
 }
 
 /* Save the device's state from RUNNING: STOP_COPY, read to the end. */
-static void save(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+static void save(struct __test_metadata *_metadata, struct _test_data_mig *self,
 		 struct stream *st)
 {
 	int dfd, end = 0;
@@ -522,7 +523,7 @@ static void save(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
  * it), else by reset.
  */
 static void to_running(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(mig) *self, int *dfd,
+		       struct _test_data_mig *self, int *dfd,
 		       const struct stream *st)
 {
 	uint32_t s = state_now(self->d.fd);
@@ -757,7 +758,7 @@ typedef void (*arc_fn)(struct __test_metadata *_metadata, uint32_t from,
 		       uint32_t to, int ret, int dfd, uint32_t now);
 
 static void walk_arcs(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(mig) *self, arc_fn fn)
+		      struct _test_data_mig *self, arc_fn fn)
 {
 	int fd = self->d.fd, dfd, dfd2, ret;
 	struct stream st;
@@ -797,7 +798,7 @@ static void arc_lands(struct __test_metadata *_metadata, uint32_t from,
 {
 	(void)dfd;
 	EXPECT_EQ(0, ret) TH_LOG("%s -> %s: %s", sname(from), sname(to),
-				  strerror(-ret));
+				 strerror(-ret));
 	EXPECT_EQ(to, now) TH_LOG("%s -> %s: now in %s", sname(from), sname(to),
 				  sname(now));
 }
@@ -967,7 +968,7 @@ TEST_F_TIMEOUT(mig, precopy_initial_bytes_start_nonzero_and_drain, 300)
 	}
 	ASSERT_EQ(0, precopy_info(dfd, &ini, &dirty));
 	EXPECT_EQ(0ULL, ini) TH_LOG("%llu initial_bytes left after read() ended (%zd, %s)",
-				 (unsigned long long)ini, n, n < 0 ? strerror(errno) : "");
+				    (unsigned long long)ini, n, n < 0 ? strerror(errno) : "");
 	close(dfd);
 }
 
@@ -1200,9 +1201,9 @@ TEST_F_TIMEOUT(mig, mig_data_size_in_every_state, 300)
 			/* RESUMING has no stream to load: abort it. */
 			if (s == VFIO_DEVICE_STATE_RESUMING) {
 				ASSERT_EQ(0, device_reset(fd));
-			} else {
-				ASSERT_EQ(0, set_state(fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+				continue;
 			}
+			ASSERT_EQ(0, set_state(fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 		}
 	}
 }
@@ -1220,7 +1221,7 @@ struct resume_result {
  * Feed @len bytes of @buf into a fresh RESUMING session (stopping at the
  * first refused write()), then RESUMING -> STOP; back to RUNNING after.
  */
-static void resume(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+static void resume(struct __test_metadata *_metadata, struct _test_data_mig *self,
 		   const unsigned char *buf, size_t len, const size_t *sizes,
 		   size_t nsizes, struct resume_result *r)
 {
@@ -1232,8 +1233,8 @@ static void resume(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
 	r->stop_err = set_state(fd, VFIO_DEVICE_STATE_STOP, NULL);
 	r->after = state_now(fd);
 	close(dfd);
-	TH_LOG("resume of %zu bytes: write %s after %zu, RESUMING -> STOP %s, now %s",
-	       len, r->write_err ? strerror(-r->write_err) : "ok", r->written,
+	TH_LOG("%s of %zu bytes: write %s after %zu, RESUMING -> STOP %s, now %s",
+	       __func__, len, r->write_err ? strerror(-r->write_err) : "ok", r->written,
 	       r->stop_err ? strerror(-r->stop_err) : "ok", sname(r->after));
 	if (!r->stop_err) {
 		ASSERT_EQ(0, set_state(fd, VFIO_DEVICE_STATE_RUNNING, NULL));
@@ -1379,7 +1380,7 @@ TEST_F_TIMEOUT(mig, refused_write_fails_resuming_to_stop, 300)
 	if (!r.write_err)
 		SKIP(goto out, "write() took the whole inverted stream");
 	EXPECT_NE(0, r.stop_err)
-		TH_LOG("write() refused the stream (%s) after %zu bytes, yet RESUMING -> STOP loaded it",
+		TH_LOG("write() refused (%s) after %zu bytes, yet RESUMING -> STOP loaded it",
 		       strerror(-r.write_err), r.written);
 out:
 	stream_free(&st);
@@ -1394,7 +1395,7 @@ out:
  * at STOP passes; either way the device must come back (resume()).
  */
 static void corrupt_and_resume(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(mig) *self, int how)
+			       struct _test_data_mig *self, int how)
 {
 	struct resume_result r;
 	struct stream st;
