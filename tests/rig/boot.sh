@@ -67,6 +67,23 @@ stall=${VFMIG_STALL:-300}
 # machines yet cannot run a stock kernel: KVM only when asked for
 # (VFMIG_ACCEL=kvm) on a host where it works.
 accel=${VFMIG_ACCEL:-tcg}
+# The emulator of the test VM. The host's own (Debian 12: QEMU 7.2) crashed
+# with SIGSEGV, at one address twice, under the memory-map churn of the
+# debug runs' two vCPUs (BAR decoding toggled by resets and loads; QEMU
+# 8.1 reworked how such changes reach the other vCPUs' TLBs). The debug
+# runs use the tree's QEMU 10 instead, run from the tree with its own
+# loader and libraries (Documentation/hardening.md); VFMIG_L1_QEMU=host or
+# =tree chooses.
+l1=${VFMIG_L1_QEMU:-$([ "${VFMIG_KERNEL:-stock}" = debug ] && echo tree || echo host)}
+if [ "$l1" = tree ]; then
+	qemu=("$tree/lib64/ld-linux-x86-64.so.2" --library-path
+	      "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu"
+	      "$tree/usr/bin/qemu-system-x86_64" -L "$tree/usr/share/qemu"
+	      -L "$tree/usr/share/seabios")
+	export QEMU_MODULE_DIR=$tree/usr/lib/x86_64-linux-gnu/qemu
+else
+	qemu=(qemu-system-x86_64)
+fi
 
 res=$VFMIG_OUT/results
 console=$VFMIG_OUT/console.log
@@ -136,7 +153,7 @@ run_once() {
 		*) stall_watch "$pid" ;;
 		esac
 	) &
-	timeout --foreground "$limit" qemu-system-x86_64 \
+	timeout --foreground "$limit" "${qemu[@]}" \
 		-M q35 -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 		-nodefaults -display none -no-reboot \
 		-serial "file:$console" \
@@ -174,7 +191,7 @@ run_once() {
 
 t0=$(date +%s)
 for try in $(seq 1 "$tries"); do
-	log "booting the test VM (try $try of $tries, $accel, suites: $*)"
+	log "booting the test VM (try $try of $tries, $accel, $l1 QEMU, suites: $*)"
 	run_once "$@"
 	if grep -q VFMIG-GUEST-INIT "$console"; then
 		break
