@@ -100,8 +100,8 @@ bash "$rig/boot.sh" all | tee "$VFMIG_OUT/vm.tap" | tee -a "$tap"
 tally vm "${PIPESTATUS[0]}"
 
 # The same driver on the rig's debug kernel (lockdep, KASAN, UBSAN,
-# kmemleak, hung-task and stall detectors, fault injection) with two vCPUs,
-# for the suites that race resets, unbinds and data files against each
+# kmemleak, hung-task and stall detectors, fault injection) with two vCPUs
+# on single-threaded TCG (boot.sh says why), for the suites that race resets, unbinds and data files against each
 # other, the stress, fuzzing and allocation-failure suite, and the uAPI
 # conformance suite through both the group and the iommufd cdev paths; the
 # nested QEMU suites stay on Debian's kernel with one vCPU

@@ -33,16 +33,65 @@ if modprobe kvm_amd 2>/dev/null && [ -c /dev/kvm ]; then
 		-monitor none -serial none -S > /dev/null 2>&1 &
 fi
 # A watchdog for runs that stall: what runs, and the last kernel words.
+# Its loop uses shell builtins only (no sleep, no cat): the stall seen in
+# CI left every exec of a program from the 9p root hanging while the tests'
+# open files kept working, so the watchdog must not need the root to speak.
+# Each tick starts the usual ps and dmesg as a probe; a probe still running
+# at the next tick means programs no longer start: say so once
+# (VFMIG-GUEST-WEDGED, the rig then dumps QEMU's view and ends the VM) with
+# the blocked tasks and their kernel stacks.
+wd_dump() {
+	local d st line comm wchan
+	for d in /proc/[0-9]*; do
+		read -r line < "$d/stat" 2>/dev/null || continue
+		comm=${line#*(}
+		comm=${comm%)*}
+		st=${line##*) }
+		st=${st%% *}
+		read -r wchan < "$d/wchan" 2>/dev/null
+		case $st$wchan in
+		D* | *p9* | *virtio*) ;;
+		*) continue ;;
+		esac
+		echo "VFMIG-WATCHDOG task ${d#/proc/} $comm state $st wchan $wchan"
+		while read -r line; do
+			echo "VFMIG-WATCHDOG   $line"
+		done < "$d/stack" 2>/dev/null
+	done
+}
+wd_irqs() {
+	local line
+	while read -r line; do
+		case $line in
+		*virtio* | *ttyS* | *LOC:* | *ERR:*) echo "VFMIG-WATCHDOG irq ${line:0:150}" ;;
+		esac
+	done < /proc/interrupts
+}
+mkfifo /run/watchdog.tick && exec 9<> /run/watchdog.tick
 (
-	while sleep 120; do
-		echo "VFMIG-WATCHDOG uptime $(cut -d' ' -f1 /proc/uptime)s"
-		ps -eo pid,stat,pcpu,etime,wchan:20,args --sort=-pcpu | head -n 12 |
-			cut -c1-150 | sed 's/^/VFMIG-WATCHDOG /'
-		dmesg | tail -n 5 | sed 's/^/VFMIG-WATCHDOG /'
+	probe='' wedged=''
+	while ! read -rt 120 -u 9; do
+		read -r up < /proc/uptime
+		echo "VFMIG-WATCHDOG uptime ${up%% *}s"
+		wd_irqs
+		if [ -n "$probe" ] && kill -0 "$probe" 2>/dev/null; then
+			[ -n "$wedged" ] && continue
+			wedged=1
+			echo "VFMIG-GUEST-WEDGED the ps and dmesg started 120 s ago have not ended: programs no longer start"
+			wd_dump
+			echo "VFMIG-GUEST-WEDGED end of the task dump"
+			continue
+		fi
+		(
+			ps -eo pid,stat,pcpu,etime,wchan:20,args --sort=-pcpu | head -n 12 |
+				cut -c1-150 | sed 's/^/VFMIG-WATCHDOG /'
+			dmesg | tail -n 5 | sed 's/^/VFMIG-WATCHDOG /'
+		) &
+		probe=$!
 	done
 ) > /dev/console 2>&1 &
 # shellcheck disable=SC2086 # a list of suite names
-/opt/vfmig/tests/guest/run-tests.sh ${VFMIG_GUEST_SUITES:-all} 2>&1 |
+/opt/vfmig/tests/guest/run-tests.sh ${VFMIG_GUEST_SUITES:-all} 9<&- 2>&1 |
 	tee /results/guest.log
 rc=${PIPESTATUS[0]}
 # A kernel with kmemleak (the debug kernel): look for leaks now, twice as

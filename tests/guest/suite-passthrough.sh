@@ -54,15 +54,23 @@ export VFMIG_BDF_A=$A
 run_tap uapi_test "$VFMIG_BIN/uapi_test"
 
 echo "# nested QEMU with $A attached"
-if l2_run "$A" /tmp/l2-passthrough.log; then
-	ok "nested QEMU starts with -device vfio-pci,host=$A ($L2_ACCEL, ${L2_SECS}s)"
+if [ "${VFMIG_TCG_THREADS:-multi}" = single ]; then
+	# The debug runs use single-threaded TCG (tests/rig/boot.sh), where a
+	# nested KVM guest makes almost no progress; the stock run covers it.
+	why="single-threaded TCG: nested KVM makes no progress (the stock run covers it)"
+	skip "nested QEMU starts with -device vfio-pci,host=$A" "$why"
+	skip "the nested guest sees the ivshmem function" "$why"
 else
-	not_ok "nested QEMU starts with -device vfio-pci,host=$A" \
-		"$(tail -n 3 /tmp/l2-passthrough.log | tr '\n' ' ')"
+	if l2_run "$A" /tmp/l2-passthrough.log; then
+		ok "nested QEMU starts with -device vfio-pci,host=$A ($L2_ACCEL, ${L2_SECS}s)"
+	else
+		not_ok "nested QEMU starts with -device vfio-pci,host=$A" \
+			"$(tail -n 3 /tmp/l2-passthrough.log | tr '\n' ' ')"
+	fi
+	sed 's/^/# l2: /' /tmp/l2-passthrough.log | grep -E 'VFMIG|qemu|error' | head -n 20
+	check "the nested guest sees the ivshmem function" "not in its PCI list" \
+		grep -q 'VFMIG-L2-PCI .* 0x1af4:0x1110' /tmp/l2-passthrough.log
 fi
-sed 's/^/# l2: /' /tmp/l2-passthrough.log | grep -E 'VFMIG|qemu|error' | head -n 20
-check "the nested guest sees the ivshmem function" "not in its PCI list" \
-	grep -q 'VFMIG-L2-PCI .* 0x1af4:0x1110' /tmp/l2-passthrough.log
 
 for bdf in "$A" "$B"; do
 	check "unbind $bdf" "still bound" unbind "$bdf"
