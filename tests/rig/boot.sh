@@ -47,7 +47,7 @@ mem=${VFMIG_VM_MEM:-4G}
 append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M"
 if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	smp=${VFMIG_VM_SMP:-2}
-	limit=${VFMIG_VM_TIMEOUT:-3000}
+	limit=${VFMIG_VM_TIMEOUT:-3600}
 	append+=" kasan_multi_shot"
 	prefix=vm-debug
 	# Its own logs, beside those of a stock run.
