@@ -105,7 +105,7 @@ tally vm "${PIPESTATUS[0]}"
 # other, the stress, fuzzing and allocation-failure suite, and the uAPI
 # conformance suite through both the group and the iommufd cdev paths; the
 # nested QEMU suites stay on Debian's kernel with one vCPU
-# (Documentation/testing.rst, Documentation/hardening.md).
+# (Documentation/testing.md, Documentation/hardening.md).
 step "debug kernel" bash "$rig/build-debug-kernel.sh"
 VFMIG_KERNEL=debug bash "$rig/build-module.sh" | sed 's/^\(not \)\{0,1\}ok - /&debug kernel: /' | tee -a "$tap"
 [ "${PIPESTATUS[0]}" -eq 0 ] || finish

@@ -42,7 +42,7 @@ mem=${VFMIG_VM_MEM:-4G}
 # The debug kernel (VFMIG_KERNEL=debug) runs with two vCPUs: the races its
 # lock and memory checkers look for need real parallelism. It is built
 # without jump labels or ftrace, so flipping a static key patches no text
-# (tests/rig/debug-kernel.config); its crash rate is in Documentation/testing.rst.
+# (tests/rig/debug-kernel.config); its crash rate is in Documentation/hardening.md.
 # Its checks make it slower: a longer time limit.
 append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M"
 if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
