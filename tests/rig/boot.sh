@@ -23,15 +23,19 @@
 #
 # Prints the guest's results as flat TAP lines (tests/harness/tapcheck.py:
 # plans kept, programs and suites that ended, a clean kernel log), then one of:
-#   # boot: ok after N tries, Ms
-#   not ok - test VM ... # verdict
+#   # PREFIX: reached the tests on try N, VM ran Ms
+#   not ok - PREFIX: test VM ... # verdict
+# where PREFIX is vm, vm-debug or VFMIG_VM_NAME.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=$(tree_dir)
 kver=$(guest_kver "$tree")
 initrd=$(bash "$(dirname "$0")/mkinitramfs.sh") || die "initramfs build failed"
-cp "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz"
+# Copied only when it changed: a second debug VM may be running from this
+# tree (tests/run-all.sh), and its nested guest may be reading the file.
+cmp -s "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz" ||
+	cp "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz"
 
 ivsize=${VFMIG_IVSHMEM_SIZE:-16M}
 mem=${VFMIG_VM_MEM:-4G}
@@ -49,9 +53,11 @@ if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	smp=${VFMIG_VM_SMP:-2}
 	limit=${VFMIG_VM_TIMEOUT:-3600}
 	append+=" kasan_multi_shot"
-	prefix=vm-debug
-	# Its own logs, beside those of a stock run.
-	VFMIG_OUT=$VFMIG_OUT/vm-debug
+	# Its own logs, beside those of a stock run. VFMIG_VM_NAME names a
+	# second debug VM that runs at the same time (its results are
+	# prefixed with it, its sockets and logs are its own).
+	prefix=${VFMIG_VM_NAME:-vm-debug}
+	VFMIG_OUT=$VFMIG_OUT/$prefix
 	mkdir -p "$VFMIG_OUT"
 else
 	prefix=vm
@@ -252,18 +258,18 @@ python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix "$prefix" \
 	"$res/guest.log"
 checked=$?
 if ! grep -q VFMIG-GUEST-INIT "$console"; then
-	echo "not ok - test VM boots to the test init # no boot in $tries tries, see $VFMIG_OUT"
+	echo "not ok - $prefix: test VM boots to the test init # no boot in $tries tries, see $VFMIG_OUT"
 	exit 1
 fi
 if ! grep -q VFMIG-GUEST-DONE "$console"; then
 	if grep -q VFMIG-RIG-STALL "$console"; then
-		echo "not ok - test VM stays responsive through the tests # the test VM itself stalled ($(grep -m1 -o 'VFMIG-RIG-STALL .*' "$console" | cut -d' ' -f2-)), guest task dump in $console, QEMU state in $VFMIG_OUT/stall-dump.txt"
+		echo "not ok - $prefix: test VM stays responsive through the tests # the test VM itself stalled ($(grep -m1 -o 'VFMIG-RIG-STALL .*' "$console" | cut -d' ' -f2-)), guest task dump in $console, QEMU state in $VFMIG_OUT/stall-dump.txt"
 	elif grep -qE 'Kernel panic|Oops' "$console"; then
-		echo "not ok - test VM stays up through the tests # the test VM itself crashed (kernel panic), see $console"
+		echo "not ok - $prefix: test VM stays up through the tests # the test VM itself crashed (kernel panic), see $console"
 	else
-		echo "not ok - test VM finishes the tests within ${limit}s # timed out, see $console"
+		echo "not ok - $prefix: test VM finishes the tests within ${limit}s # timed out, see $console"
 	fi
 	exit 1
 fi
-echo "# boot: reached the tests on try $try, VM ran ${secs}s"
+echo "# $prefix: reached the tests on try $try, VM ran ${secs}s"
 [ "$(cat "$res/rc" 2>/dev/null)" = 0 ] && [ "$checked" -eq 0 ]
