@@ -2,12 +2,12 @@
 # Suite "hardening" (run by run-tests.sh, in a process of its own), for the
 # rig's debug kernel (lockdep, KASAN, UBSAN, kmemleak, hung-task and stall
 # detectors, fault injection) with two vCPUs: concurrency stress, the
-# reset churn, the resume path fuzzed through the real data file, and
-# allocation failures injected at every site in vfmig's paths
-# (Documentation/hardening.md). The kernel log is checked after each part;
+# reset churn, and allocation failures injected at every site in vfmig's
+# paths (Documentation/hardening.md). The resume path's fuzz is suite
+# "fuzz" (suite-fuzz.sh). The kernel log is checked after each part;
 # kmemleak is scanned at the end of the run (tests/guest/init.sh).
 . /opt/vfmig/tests/guest/lib.sh
-plan 9
+plan 7
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
@@ -19,7 +19,7 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 if [ ! -d /sys/kernel/debug/failslab ] || ! grep -q '~vfmig-debug' /proc/version; then
 	# The stock kernel has none of the detectors: results there would
 	# prove nothing. (Counted, so the plan holds.)
-	for i in $(seq 9); do
+	for i in $(seq 7); do
 		skip "hardening part $i" "needs the rig's debug kernel (VFMIG_KERNEL=debug)"
 	done
 	exit 0
@@ -57,24 +57,7 @@ check "the stress left the kernel log clean" "$(dmesg_bad_since stress | head -n
 bind "$B" "$VFMIG_DRIVER"
 check "F and G bind to vfmig" "no" eval 'bind "$F" "$VFMIG_DRIVER" && bind "$G" "$VFMIG_DRIVER"'
 
-# 3. The resume path fuzzed through the real data file.
-dmesg_mark fuzz
-hang_report fuzz 3000 &
-watchdog=$!
-# Two processes (F and G) on multi-threaded TCG: 100,000 attempts in
-# about 630 s. On single-threaded TCG (the debug runs, tests/rig/boot.sh)
-# one host thread runs both vCPUs in turns, and two processes had not
-# finished after 1,450 s in a CI run. Two processes there mostly wait
-# for each other's turn, so the debug runs use one process (F).
-fuzz_bdfs="$F $G"
-[ "${VFMIG_TCG_THREADS:-multi}" = single ] && fuzz_bdfs=$F
-VFMIG_FUZZ_BDFS=$fuzz_bdfs VFMIG_FUZZ_ITERS=${VFMIG_FUZZ_ITERS:-100000} \
-	run_tap fuzz_resume "$VFMIG_BIN/fuzz_resume"
-kill "$watchdog" 2>/dev/null
-check "the fuzzing left the kernel log clean" "$(dmesg_bad_since fuzz | head -n 3)" \
-	eval '[ -z "$(dmesg_bad_since fuzz)" ]'
-
-# 4. Allocation failures, aimed at vfmig: only allocations with a frame of
+# 3. Allocation failures, aimed at vfmig: only allocations with a frame of
 # vfmig's text on the stack may fail, sleeping ones too; each injected
 # failure is logged in one line (verbose 1: no stack dump).
 mod=${VFMIG_MODULE//-/_}
