@@ -26,6 +26,7 @@
 #include <linux/pci.h>
 #include <linux/sched/signal.h>
 
+#include "compat.h"
 #include "vfmig.h"
 
 /**
@@ -175,17 +176,16 @@ void vfmig_mem_write(struct vfmig_device *vdev, u64 offset, const void *buf,
  * vfmig_map_state_bars() - map the BARs that carry state
  * @vdev: the device, being opened
  *
- * Return: 0 or a negative errno from vfio_pci_core_setup_barmap().
+ * Return: 0 or a negative errno from vfmig_setup_bar().
  */
 int vfmig_map_state_bars(struct vfmig_device *vdev)
 {
 	const struct vfmig_backend *be = vdev->backend;
 	int ret;
 
-	ret = vfio_pci_core_setup_barmap(&vdev->core_device, be->mem_bar);
+	ret = vfmig_setup_bar(&vdev->core_device, be->mem_bar);
 	if (!ret)
-		ret = vfio_pci_core_setup_barmap(&vdev->core_device,
-						 be->regs_bar);
+		ret = vfmig_setup_bar(&vdev->core_device, be->regs_bar);
 	if (ret)
 		pci_err(vfmig_pdev(vdev), "vfmig: cannot map the state BARs: %d\n",
 			ret);

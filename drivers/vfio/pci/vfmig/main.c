@@ -14,6 +14,7 @@
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
 
+#include "compat.h"
 #include "migf.h"
 
 static int vfmig_open_device(struct vfio_device *core_vdev)
@@ -67,16 +68,19 @@ static const struct vfio_device_ops vfmig_ops = {
 	.open_device = vfmig_open_device,
 	.close_device = vfmig_close_device,
 	.ioctl = vfmig_ioctl,
+	VFMIG_OPS_REGION_INFO_CAPS
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
 	.write = vfio_pci_core_write,
 	.mmap = vfio_pci_core_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
+	VFMIG_OPS_MATCH_TOKEN_UUID
 	.bind_iommufd = vfio_iommufd_physical_bind,
 	.unbind_iommufd = vfio_iommufd_physical_unbind,
 	.attach_ioas = vfio_iommufd_physical_attach_ioas,
 	.detach_ioas = vfio_iommufd_physical_detach_ioas,
+	VFMIG_OPS_PASID
 };
 
 static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)

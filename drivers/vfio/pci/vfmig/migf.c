@@ -25,6 +25,7 @@
 #include <linux/utsname.h>
 #include <linux/vfio.h>
 
+#include "compat.h"
 #include "migf.h"
 
 /* Data files allocated and not yet released, in all devices. */
@@ -418,20 +419,21 @@ static __poll_t save_poll(struct file *filp, struct poll_table_struct *wait)
 	return mask;
 }
 
-static long save_precopy_info(struct vfmig_migf *migf, void __user *arg)
+static long save_precopy_info(struct vfmig_migf *migf, unsigned int cmd,
+			      unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
 	struct pci_dev *pdev = vfmig_pdev(migf->vdev);
 	struct vfio_precopy_info info;
 	int ret;
 
-	if (copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz) {
+	ret = vfmig_check_precopy_ioctl(&migf->vdev->core_device.vdev, cmd,
+					arg, &info);
+	if (ret == -EINVAL)
 		dev_warn_ratelimited(&pdev->dev, "vfmig: PRECOPY_INFO argsz %u < %lu\n",
 				     info.argsz, minsz);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	ret = migf_io_lock(migf);
 	if (ret)
 		return ret;
@@ -444,17 +446,20 @@ static long save_precopy_info(struct vfmig_migf *migf, void __user *arg)
 			     migf->precopy_size - migf->consumed : 0;
 	/* Everything is sent once in PRE_COPY; nothing more until STOP_COPY. */
 	info.dirty_bytes = 0;
+	/*
+	 * No output flags: never VFIO_PRECOPY_INFO_REINIT (the initial data
+	 * never changes), and never the caller's own bits echoed back.
+	 */
+	info.flags = 0;
 	migf_io_unlock(migf);
 	if (ret)
 		return ret;
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
 static long save_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	if (cmd != VFIO_MIG_GET_PRECOPY_INFO)
-		return -ENOTTY;
-	return save_precopy_info(filp->private_data, (void __user *)arg);
+	return save_precopy_info(filp->private_data, cmd, arg);
 }
 
 static const struct file_operations vfmig_save_fops = {
