@@ -2,7 +2,7 @@
 # Suite "passthrough" (run by run-tests.sh, in a process of its own): before any migration,
 # vfmig must be a working VFIO passthrough driver for ivshmem-plain.
 . /opt/vfmig/tests/guest/lib.sh
-plan 22
+plan 23
 
 mapfile -t devs < <(ivshmem_devices)
 check "two ivshmem-plain functions (1af4:1110) are present" \
@@ -12,6 +12,17 @@ B=${devs[1]}
 
 dmesg_mark passthrough
 check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
+# The rig installs the stock kernel's module with DKMS and the debug
+# kernel's with "make install" (tests/rig/build-module.sh): modprobe must
+# resolve to the file that path installed.
+if grep -q '~vfmig-debug' /proc/version; then
+	want=/lib/modules/$(uname -r)/updates/vfmig-vfio-pci.ko how="make install"
+else
+	want=/lib/modules/$(uname -r)/updates/dkms/vfmig-vfio-pci.ko how=DKMS
+fi
+got=$(modinfo -n "$VFMIG_MODULE" 2>&1)
+check "modprobe loads the module $how installed" "it resolves to $got" \
+	test "$got" = "$want"
 check "the $VFMIG_DRIVER PCI driver is registered" "no sysfs entry" \
 	test -d "/sys/bus/pci/drivers/$VFMIG_DRIVER"
 check "loading the module binds nothing by itself" "$A has a driver" \

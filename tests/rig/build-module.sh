@@ -37,12 +37,40 @@ else
 	echo "ok - W=1 and sparse (C=2) report nothing"
 fi
 
-if in_tree "$tree" sh -c "make -C /opt/vfmig KDIR=/lib/modules/$kver/build install &&
-	depmod -a $kver" >> "$blog" 2>&1; then
-	echo "ok - module installs into the tree and depmod finds it"
+# Two install paths, one per kernel, so both work every run and the
+# suites load what each installed: the stock kernel's module goes in
+# through DKMS (dkms.conf), as a host installs it; the debug kernel's
+# through "make install" (modules_install, which runs depmod). No depmod
+# here: modinfo must name the file just installed, which it only does if
+# the install ran depmod, and a copy left by the other path would shadow
+# it, so that one goes first.
+mods=/lib/modules/$kver/updates
+if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
+	how="make install"
+	want=$mods/vfmig-vfio-pci.ko
+	rm -rf "$tree$mods/dkms"
+	install="make -C /opt/vfmig KDIR=/lib/modules/$kver/build install"
+else
+	how=DKMS
+	want=$mods/dkms/vfmig-vfio-pci.ko
+	rm -f "$tree$mods/vfmig-vfio-pci.ko"
+	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
+	src=$tree/usr/src/vfmig-$ver
+	rm -rf "$src"
+	mkdir -p "$src"
+	(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
+		tar -xf - -C "$src"
+	install="{ dkms remove vfmig/$ver --all || true; } &&
+		dkms add vfmig/$ver && dkms build vfmig/$ver -k $kver &&
+		dkms install vfmig/$ver -k $kver"
+fi
+if in_tree "$tree" sh -c "$install" >> "$blog" 2>&1 &&
+	got=$(in_tree "$tree" modinfo -k "$kver" -n vfmig-vfio-pci 2>> "$blog") &&
+	[ "$got" = "$want" ]; then
+	echo "ok - $how installs the module for $kver and modprobe finds it there"
 else
 	tail -n 20 "$blog" >&2
-	echo "not ok - module installs into the tree # see $blog"
+	echo "not ok - $how installs the module for $kver # modinfo names '${got:-nothing}', expected $want; see $blog"
 	exit 1
 fi
 
