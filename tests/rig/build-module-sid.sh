@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Build vfmig against Debian sid's kernel headers (7.2 today) with W=1, in
 # the sid root build-sid-headers.sh keeps, with the compiler that kernel
-# was built with. This is the build check only: the VM suites run on
+# was built with, then through DKMS. This is the build check only: the VM suites run on
 # trixie's 6.12 (Documentation/kernels.rst says what runs where).
 #
 # Prints TAP lines; exits non-zero if the module did not build.
@@ -38,6 +38,24 @@ if grep -E '^(/opt/vfmig/)?(drivers|include)/.*: (warning|error):|^WARNING: modp
 	echo "not ok - sid: W=1 reports nothing for $kver # see $blog"
 else
 	echo "ok - sid: W=1 reports nothing for $kver"
+fi
+# DKMS, as a host on that kernel would install it (dkms.conf). The root
+# has no kernel image, so no modules.dep: the .ko where DKMS puts it is
+# the check (the stock test kernel's DKMS install is checked with modinfo
+# and loaded in the VM, tests/rig/build-module.sh).
+ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
+rm -rf "$root/usr/src/vfmig-$ver"
+mkdir -p "$root/usr/src/vfmig-$ver"
+(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
+	tar -xf - -C "$root/usr/src/vfmig-$ver"
+rm -f "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko"
+if in_tree "$root" sh -c "{ dkms remove vfmig/$ver --all || true; } &&
+	dkms add vfmig/$ver && dkms install vfmig/$ver -k $kver" >> "$blog" 2>&1 &&
+	[ -f "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko" ]; then
+	echo "ok - sid: DKMS builds and installs the module for $kver"
+else
+	tail -n 20 "$blog" >&2
+	echo "not ok - sid: DKMS builds and installs the module for $kver # see $blog"
 fi
 # Which compat.h branches the probes chose, for the log.
 probes=$(grep -oh -- '-DVFMIG_HAVE_[A-Z_]*' "$dst"/drivers/vfio/pci/vfmig/.main.o.cmd | sort -u | tr '\n' ' ')

@@ -5,8 +5,8 @@
 # CI builds vfmig against the kernel a hypervisor host may run next, not
 # only against trixie's 6.12 (Documentation/kernels.rst).
 #
-# Only headers: no kernel image, no QEMU. About 520 MB, a couple of minutes
-# cold. Keyed on this script and the package list; VFMIG_SID_MAX_DAYS bounds
+# Only headers and DKMS: no kernel image, no QEMU. About 650 MB, a couple
+# of minutes cold. Keyed on this script and the package list; VFMIG_SID_MAX_DAYS bounds
 # how stale it may get (sid moves daily; the cached root is a snapshot).
 #
 # Prints the root and the headers directory as
@@ -15,7 +15,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PKGS=linux-headers-amd64,make,libc6-dev,gcc
+PKGS=linux-headers-amd64,make,libc6-dev,gcc,dkms
 max_days=${VFMIG_SID_MAX_DAYS:-30}
 
 key=$(printf '%s\n' sid "$PKGS" | key_of "$0")
