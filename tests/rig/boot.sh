@@ -264,6 +264,15 @@ fi
 if ! grep -q VFMIG-GUEST-DONE "$console"; then
 	if grep -q VFMIG-RIG-STALL "$console"; then
 		echo "not ok - $prefix: test VM stays responsive through the tests # the test VM itself stalled ($(grep -m1 -o 'VFMIG-RIG-STALL .*' "$console" | cut -d' ' -f2-)), guest task dump in $console, QEMU state in $VFMIG_OUT/stall-dump.txt"
+		# out/ may be gone by the time anyone looks (a CI machine's is):
+		# the lines that tell an emulator freeze from a guest hang go
+		# into the results themselves. Each vCPU's RIP, flags (IF, HLT)
+		# and local APIC (ISR, IRR, PPR); then what the guest said last.
+		tr -d '\r' < "$VFMIG_OUT/stall-dump.txt" 2>/dev/null |
+			grep -aE '^(CPU#[0-9]+|RIP=|dumping local APIC|ISR|IRR|APR )' |
+			head -n 40 | sed 's/^/# stall dump: /'
+		grep -av VFMIG-RIG-STALL "$console" | tr -d '\r' | tail -n 8 |
+			sed 's/^/# console before the stall: /'
 	elif grep -qE 'Kernel panic|Oops' "$console"; then
 		echo "not ok - $prefix: test VM stays up through the tests # the test VM itself crashed (kernel panic), see $console"
 	else

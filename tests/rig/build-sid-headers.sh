@@ -5,7 +5,7 @@
 # CI builds vfmig against the kernel a hypervisor host may run next, not
 # only against trixie's 6.12 (Documentation/kernels.rst).
 #
-# Only headers and DKMS: no kernel image, no QEMU. About 650 MB, a couple
+# Only headers and DKMS: no kernel image, no QEMU. About 700 MB, a couple
 # of minutes cold. Keyed on this script and the package list; VFMIG_SID_MAX_DAYS bounds
 # how stale it may get (sid moves daily; the cached root is a snapshot).
 #
