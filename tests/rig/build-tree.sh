@@ -13,7 +13,7 @@ set -euo pipefail
 PKGS=linux-image-amd64,linux-headers-amd64,linux-source-6.12,build-essential
 PKGS+=,kmod,sparse,qemu-system-x86,pciutils,procps,iproute2,busybox
 PKGS+=,ca-certificates,xz-utils,python3,bc,flex,bison,libelf-dev,libssl-dev
-PKGS+=,util-linux,cpio,dkms
+PKGS+=,util-linux,cpio,dkms,driverctl
 max_days=${VFMIG_TREE_MAX_DAYS:-30}
 
 key=$(printf '%s\n' "$VFMIG_SUITE" "$PKGS" | key_of "$0")
