@@ -53,7 +53,7 @@ if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 else
 	how=DKMS
 	want=$mods/dkms/vfmig-vfio-pci.ko
-	rm -f "$tree$mods/vfmig-vfio-pci.ko"
+	rm -f "$tree$mods"/vfmig-vfio-pci.ko*
 	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
 	src=$tree/usr/src/vfmig-$ver
 	rm -rf "$src"
@@ -64,9 +64,10 @@ else
 		dkms add vfmig/$ver && dkms build vfmig/$ver -k $kver &&
 		dkms install vfmig/$ver -k $kver"
 fi
+# Both compress the module as the kernel's own are (.ko.xz on Debian).
 if in_tree "$tree" sh -c "$install" >> "$blog" 2>&1 &&
 	got=$(in_tree "$tree" modinfo -k "$kver" -n vfmig-vfio-pci 2>> "$blog") &&
-	[ "$got" = "$want" ]; then
+	[ "${got%.ko*}.ko" = "$want" ]; then
 	echo "ok - $how installs the module for $kver and modprobe finds it there"
 else
 	tail -n 20 "$blog" >&2
