@@ -10,7 +10,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PKGS=linux-image-amd64,linux-headers-amd64,linux-source-6.12,build-essential
+PKGS=linux-image-amd64,linux-headers-amd64,linux-source,build-essential
 PKGS+=,kmod,sparse,qemu-system-x86,pciutils,procps,iproute2,busybox
 PKGS+=,ca-certificates,xz-utils,python3,bc,flex,bison,libelf-dev,libssl-dev
 PKGS+=,util-linux,cpio,dkms,driverctl
