@@ -6,7 +6,7 @@
 #   make KDIR=/path/to/build  build against another kernel's build tree
 #   make W=1 C=2              extra warnings and sparse on every file
 #   make checkpatch           scripts/checkpatch.pl --strict on our sources
-#   make install              install into /lib/modules/<kver>/updates (SIGN=1 signs)
+#   make install              install into /lib/modules/<kver>/updates and depmod (SIGN=1 signs)
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 VFMIG_CACHE ?= /var/cache/vfmig
@@ -35,8 +35,15 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# modules_install runs depmod only when the build tree holds a System.map,
+# which Debian's headers packages (and most kernels built by hand) lack:
+# run it here, for the release KDIR builds for, so modprobe finds the
+# module at once.
+KVER = $(shell $(MAKE) -s --no-print-directory -C $(KDIR) kernelrelease 2>/dev/null)
+
 install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates $(NOSIGN) modules_install
+	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

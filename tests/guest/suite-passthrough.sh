@@ -16,7 +16,8 @@ check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
 # kernel's with "make install" (tests/rig/build-module.sh): modprobe must
 # resolve to the file that path installed.
 if grep -q '~vfmig-debug' /proc/version; then
-	want=/lib/modules/$(uname -r)/updates/vfmig-vfio-pci.ko how="make install"
+	want=/lib/modules/$(uname -r)/updates/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
+	how="make install"
 else
 	want=/lib/modules/$(uname -r)/updates/dkms/vfmig-vfio-pci.ko how=DKMS
 fi

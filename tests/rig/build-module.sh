@@ -40,20 +40,20 @@ fi
 # Two install paths, one per kernel, so both work every run and the
 # suites load what each installed: the stock kernel's module goes in
 # through DKMS (dkms.conf), as a host installs it; the debug kernel's
-# through "make install" (modules_install, which runs depmod). No depmod
-# here: modinfo must name the file just installed, which it only does if
-# the install ran depmod, and a copy left by the other path would shadow
-# it, so that one goes first.
+# through "make install" (modules_install, then depmod: the Makefile says
+# why). No depmod here: modinfo must name the file just installed, which
+# it only does if the install ran depmod, and a copy left by the other
+# path would shadow it, so that one goes first.
 mods=/lib/modules/$kver/updates
 if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	how="make install"
-	want=$mods/vfmig-vfio-pci.ko
+	want=$mods/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 	rm -rf "$tree$mods/dkms"
 	install="make -C /opt/vfmig KDIR=/lib/modules/$kver/build install"
 else
 	how=DKMS
 	want=$mods/dkms/vfmig-vfio-pci.ko
-	rm -f "$tree$mods"/vfmig-vfio-pci.ko*
+	rm -f "$tree$mods"/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko*
 	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
 	src=$tree/usr/src/vfmig-$ver
 	rm -rf "$src"
