@@ -43,15 +43,9 @@ fi
 # has no kernel image, so no modules.dep: the .ko where DKMS puts it is
 # the check (the stock test kernel's DKMS install is checked with modinfo
 # and loaded in the VM, tests/rig/build-module.sh).
-ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
-rm -rf "$root/usr/src/vfmig-$ver"
-mkdir -p "$root/usr/src/vfmig-$ver"
-(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
-	tar -xf - -C "$root/usr/src/vfmig-$ver"
-rm -f "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko"
-if in_tree "$root" sh -c "{ dkms remove vfmig/$ver --all || true; } &&
-	dkms add vfmig/$ver && dkms install vfmig/$ver -k $kver" >> "$blog" 2>&1 &&
-	[ -f "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko" ]; then
+rm -f "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko"*
+if dkms_install "$root" "$kver" >> "$blog" 2>&1 &&
+	ls "$root/lib/modules/$kver/updates/dkms/vfmig-vfio-pci.ko"* > /dev/null 2>&1; then
 	echo "ok - sid: DKMS builds and installs the module for $kver"
 else
 	tail -n 20 "$blog" >&2

@@ -49,23 +49,17 @@ if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	how="make install"
 	want=$mods/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 	rm -rf "$tree$mods/dkms"
-	install="make -C /opt/vfmig KDIR=/lib/modules/$kver/build install"
+	do_install() {
+		in_tree "$tree" make -C /opt/vfmig KDIR="/lib/modules/$kver/build" install
+	}
 else
 	how=DKMS
 	want=$mods/dkms/vfmig-vfio-pci.ko
 	rm -f "$tree$mods"/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko*
-	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
-	src=$tree/usr/src/vfmig-$ver
-	rm -rf "$src"
-	mkdir -p "$src"
-	(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
-		tar -xf - -C "$src"
-	install="{ dkms remove vfmig/$ver --all || true; } &&
-		dkms add vfmig/$ver && dkms build vfmig/$ver -k $kver &&
-		dkms install vfmig/$ver -k $kver"
+	do_install() { dkms_install "$tree" "$kver"; }
 fi
 # Both compress the module as the kernel's own are (.ko.xz on Debian).
-if in_tree "$tree" sh -c "$install" >> "$blog" 2>&1 &&
+if do_install >> "$blog" 2>&1 &&
 	got=$(in_tree "$tree" modinfo -k "$kver" -n vfmig-vfio-pci 2>> "$blog") &&
 	[ "${got%.ko*}.ko" = "$want" ]; then
 	echo "ok - $how installs the module for $kver and modprobe finds it there"

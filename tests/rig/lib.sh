@@ -68,3 +68,19 @@ in_tree() {
 	done
 	return $rc
 }
+
+# dkms_install ROOT KVER : install vfmig with DKMS inside ROOT for KVER, as
+# a host does (dkms.conf): a fresh copy of the sources in
+# /usr/src/vfmig-<version>, any earlier one removed from DKMS first.
+# Output goes to stdout; the status is DKMS's.
+dkms_install() {
+	local root=$1 kver=$2 ver src
+	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
+	src=$root/usr/src/vfmig-$ver
+	rm -rf "$src"
+	mkdir -p "$src"
+	(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
+		tar -xf - -C "$src"
+	in_tree "$root" sh -c "{ dkms remove vfmig/$ver --all || true; } &&
+		dkms add vfmig/$ver && dkms install vfmig/$ver -k $kver"
+}
