@@ -155,6 +155,8 @@ static int status_show(struct seq_file *s, void *unused)
 	seq_printf(s, "bytes_saved: %lld\nbytes_loaded: %lld\n",
 		   atomic64_read(&f->bytes_saved), atomic64_read(&f->bytes_loaded));
 	seq_printf(s, "resets: %d\n", atomic_read(&f->resets));
+	seq_printf(s, "dirty_tracking: %s\n",
+		   vfmig_dirty_tracking(vdev) ? "on" : "off");
 	spin_lock(&f->lock);
 	seq_printf(s, "last_error: %d %s\n", f->last_errno,
 		   f->last_errno ? f->last_error : "");

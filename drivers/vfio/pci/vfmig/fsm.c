@@ -56,6 +56,7 @@ EXPORT_SYMBOL_IF_KUNIT(vfmig_state_name);
 
 static void vfmig_drop_saving(struct vfmig_device *vdev)
 {
+	vfmig_dirty_stop(vdev);
 	vfmig_migf_disable_sync(vdev->saving_migf);
 	fput(vdev->saving_migf->filp);
 	vdev->saving_migf = NULL;
@@ -351,9 +352,23 @@ static int vfmig_get_data_size(struct vfio_device *core_vdev,
 	struct vfmig_device *vdev = to_vfmig(core_vdev);
 	struct vfmig_stream_id id;
 	char info[VFMIG_INFO_MAX];
+	u64 left = 0;
 	u32 info_len;
+	int ret = -ENODEV;
 
-	/* Every state: a full STOP_COPY stream, which PRE_COPY also ends with. */
+	/*
+	 * A saving file: what it still yields to EOF if STOP_COPY came now
+	 * (after PRE_COPY, only the pages written since they were read).
+	 * Otherwise a full STOP_COPY stream.
+	 */
+	mutex_lock(&vdev->state_mutex);
+	if (vdev->saving_migf)
+		ret = vfmig_saving_remaining(vdev->saving_migf, &left);
+	vfmig_state_mutex_unlock(vdev);
+	if (!ret) {
+		*stop_copy_length = left;
+		return 0;
+	}
 	vfmig_stream_id_init(vdev, &id);
 	info_len = vfmig_info_text(vdev, info, sizeof(info));
 	*stop_copy_length = vfmig_stream_full_size(&id, info_len);
@@ -381,6 +396,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 		ratelimit_state_init(&vdev->log_rs[i], VFMIG_LOG_INTERVAL,
 				     VFMIG_LOG_BURST);
 	vfmig_faults_init(vdev);
+	vfmig_dirty_init(vdev);
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	vdev->core_device.vdev.migration_flags = VFIO_MIGRATION_STOP_COPY |
 						 VFIO_MIGRATION_P2P |

@@ -71,8 +71,8 @@ static const struct vfio_device_ops vfmig_ops = {
 	VFMIG_OPS_REGION_INFO_CAPS
 	.device_feature = vfio_pci_core_ioctl_feature,
 	.read = vfio_pci_core_read,
-	.write = vfio_pci_core_write,
-	.mmap = vfio_pci_core_mmap,
+	.write = vfmig_write,
+	.mmap = vfmig_mmap,
 	.request = vfio_pci_core_request,
 	.match = vfio_pci_core_match,
 	VFMIG_OPS_MATCH_TOKEN_UUID

@@ -155,6 +155,8 @@ static void migf_io_unlock(struct vfmig_migf *migf)
 		migf->buf = NULL;
 		kvfree(migf->mem_map);
 		migf->mem_map = NULL;
+		kvfree(migf->send);
+		migf->send = NULL;
 	}
 	mutex_unlock(&migf->io_lock);
 }
@@ -259,10 +261,26 @@ static void save_emit(struct vfmig_migf *migf, u16 type, u16 flags, u32 index,
 	migf->buf_pos = 0;
 }
 
-static int save_mem_chunk(struct vfmig_migf *migf)
+/* Largest run of pages one memory record carries. */
+#define VFMIG_PAGES_PER_REC	(VFMIG_MAX_PAYLOAD / PAGE_SIZE)
+
+static u64 save_mem_size(struct vfmig_migf *migf)
 {
-	u64 size = migf->id.bar_size[migf->id.mem_bar];
-	u32 len = min_t(u64, size - migf->mem_off, VFMIG_MAX_PAYLOAD);
+	return migf->id.bar_size[migf->id.mem_bar];
+}
+
+static u64 save_pages(struct vfmig_migf *migf)
+{
+	return DIV_ROUND_UP(save_mem_size(migf), PAGE_SIZE);
+}
+
+/*
+ * Read [@off, @off + @len) of the memory BAR into a MEM record. Pages of
+ * @send in that range were collected before this read, which follows the
+ * round's zap (dirty.c): the copy covers their writes, so they are done.
+ */
+static int save_mem_range(struct vfmig_migf *migf, u64 off, u32 len)
+{
 	u8 *payload = migf->buf + sizeof(struct vfmig_record);
 	struct vfmig_access acc;
 	int ret;
@@ -270,20 +288,155 @@ static int save_mem_chunk(struct vfmig_migf *migf)
 	ret = migf_access_begin(migf, &acc);
 	if (ret)
 		return ret;
-	vfmig_mem_read(migf->vdev, migf->mem_off, payload, len);
+	vfmig_mem_read(migf->vdev, off, payload, len);
 	migf_access_end(migf, &acc);
-
+	if (migf->send)
+		bitmap_clear(migf->send, off / PAGE_SIZE,
+			     DIV_ROUND_UP(len, PAGE_SIZE));
 	save_emit(migf, VFMIG_REC_MEM, VFMIG_REC_F_MANDATORY, migf->id.mem_bar,
-		  migf->mem_off, len);
+		  off, len);
+	return 0;
+}
+
+/* The whole-BAR pass: one record of up to VFMIG_MAX_PAYLOAD. 1: done. */
+static int save_mem_all_chunk(struct vfmig_migf *migf)
+{
+	u64 size = save_mem_size(migf);
+	u32 len = min_t(u64, size - migf->mem_off, VFMIG_MAX_PAYLOAD);
+	int ret;
+
+	ret = save_mem_range(migf, migf->mem_off, len);
+	if (ret)
+		return ret;
 	migf->mem_off += len;
 	return migf->mem_off == size;
+}
+
+/* The next run of dirty pages as one record. 1: none left. */
+static int save_mem_dirty_chunk(struct vfmig_migf *migf)
+{
+	u64 pages = save_pages(migf), first, end, off;
+
+	if (!migf->send)
+		return 1;
+	first = find_next_bit(migf->send, pages, migf->send_from);
+	if (first >= pages)
+		return 1;
+	end = find_next_zero_bit(migf->send,
+				 min(pages, first + VFMIG_PAGES_PER_REC), first);
+	migf->send_from = end;
+	off = first * PAGE_SIZE;
+	return save_mem_range(migf, off,
+			      min(end * PAGE_SIZE, save_mem_size(migf)) - off);
+}
+
+/*
+ * Bytes of the MEM records that save_mem_dirty_chunk() makes of the set
+ * pages of @bits in [0, @to): each run, cut every VFMIG_PAGES_PER_REC.
+ */
+static u64 save_runs_bytes(struct vfmig_migf *migf, const unsigned long *bits,
+			   u64 to)
+{
+	u64 size = save_mem_size(migf), first, end, bytes = 0;
+
+	if (!bits)
+		return 0;
+	for (first = find_next_bit(bits, to, 0); first < to;
+	     first = find_next_bit(bits, to, end)) {
+		end = find_next_zero_bit(bits, to, first);
+		bytes += min(end * PAGE_SIZE, size) - first * PAGE_SIZE +
+			 DIV_ROUND_UP(end - first, VFMIG_PAGES_PER_REC) *
+			 sizeof(struct vfmig_record);
+	}
+	return bytes;
+}
+
+/* Bytes of the whole-BAR pass from @from on. */
+static u64 save_all_bytes(struct vfmig_migf *migf, u64 from)
+{
+	u64 left = save_mem_size(migf) - from;
+
+	return left + DIV_ROUND_UP(left, VFMIG_MAX_PAYLOAD) *
+		      sizeof(struct vfmig_record);
+}
+
+/* The REGS and END records: what STOP_COPY adds to the memory. */
+static u64 save_tail_bytes(struct vfmig_migf *migf)
+{
+	return 2 * sizeof(struct vfmig_record) + migf->id.regs_size +
+	       sizeof(struct vfmig_end_payload);
+}
+
+/*
+ * The bytes the file still yields, to EOF, if the device went to STOP_COPY
+ * now with nothing more written: what is staged, what is left of the
+ * whole-BAR pass, the pages in @send and the REGS and END records. With
+ * the marks collected first, this is exact.
+ */
+static u64 save_bytes_left(struct vfmig_migf *migf)
+{
+	const u64 rec = sizeof(struct vfmig_record);
+	u64 end = rec + sizeof(struct vfmig_end_payload);
+	u64 tail = save_tail_bytes(migf);
+	u64 staged = migf->buf_len - migf->buf_pos;
+	u64 pages = save_pages(migf);
+
+	switch (migf->step) {
+	case VFMIG_SAVE_HEADER:
+		return sizeof(struct vfmig_stream_header) + rec +
+		       migf->info_len + save_all_bytes(migf, 0) + tail;
+	case VFMIG_SAVE_INFO:
+		return staged + rec + migf->info_len + save_all_bytes(migf, 0) +
+		       tail;
+	case VFMIG_SAVE_MEM_ALL:
+		/* Pages ahead of the pass leave @send when it reads them. */
+		return staged + save_all_bytes(migf, migf->mem_off) +
+		       save_runs_bytes(migf, migf->send,
+				       DIV_ROUND_UP(migf->mem_off, PAGE_SIZE)) +
+		       tail;
+	case VFMIG_SAVE_MEM_DIRTY:
+	case VFMIG_SAVE_PRECOPY_END:
+		return staged + save_runs_bytes(migf, migf->send, pages) + tail;
+	case VFMIG_SAVE_REGS:
+		return staged + tail;
+	case VFMIG_SAVE_END:
+		return staged + end;
+	default:
+		return staged;
+	}
+}
+
+/*
+ * End a PRE_COPY round: the pages written since the last one join @send,
+ * and a file waiting at its temporary end has data again. Only while the
+ * device is still in PRE_COPY(_P2P), under io_lock.
+ */
+static int save_collect(struct vfmig_migf *migf)
+{
+	int ret;
+
+	lockdep_assert_held(&migf->io_lock);
+	if (migf->stop_copy || !migf->send)
+		return 0;
+	ret = vfmig_dirty_collect(migf->vdev, migf->send);
+	if (ret)
+		return ret;
+	migf->send_from = 0;
+	if (migf->step == VFMIG_SAVE_PRECOPY_END &&
+	    !bitmap_empty(migf->send, save_pages(migf))) {
+		WRITE_ONCE(migf->step, VFMIG_SAVE_MEM_DIRTY);
+		wake_up_interruptible_all(&migf->wq);
+	}
+	return 0;
 }
 
 static void save_set_step(struct vfmig_migf *migf, enum vfmig_save_step step)
 {
 	WRITE_ONCE(migf->step, step);
-	if (step == VFMIG_SAVE_MEM_PRECOPY || step == VFMIG_SAVE_MEM)
+	if (step == VFMIG_SAVE_MEM_ALL)
 		migf->mem_off = 0;
+	if (step == VFMIG_SAVE_MEM_DIRTY)
+		migf->send_from = 0;
 }
 
 /*
@@ -301,10 +454,9 @@ static int save_stage_next(struct vfmig_migf *migf)
 	migf->buf_len = 0;
 	migf->buf_pos = 0;
 
-	/* The device went to STOP_COPY mid-pass: the final pass starts over. */
-	if (migf->stop_copy && (migf->step == VFMIG_SAVE_MEM_PRECOPY ||
-				migf->step == VFMIG_SAVE_PRECOPY_END))
-		save_set_step(migf, VFMIG_SAVE_MEM);
+	/* In STOP_COPY the last round's pages follow, then the registers. */
+	if (migf->stop_copy && migf->step == VFMIG_SAVE_PRECOPY_END)
+		save_set_step(migf, VFMIG_SAVE_MEM_DIRTY);
 
 	switch (migf->step) {
 	case VFMIG_SAVE_HEADER:
@@ -316,27 +468,32 @@ static int save_stage_next(struct vfmig_migf *migf)
 	case VFMIG_SAVE_INFO:
 		memcpy(payload, migf->info, migf->info_len);
 		save_emit(migf, VFMIG_REC_INFO, 0, 0, 0, migf->info_len);
-		save_set_step(migf, migf->stop_copy ? VFMIG_SAVE_MEM :
-				    VFMIG_SAVE_MEM_PRECOPY);
+		save_set_step(migf, VFMIG_SAVE_MEM_ALL);
 		return 0;
-	case VFMIG_SAVE_MEM_PRECOPY:
-	case VFMIG_SAVE_MEM:
-		ret = save_mem_chunk(migf);
+	case VFMIG_SAVE_MEM_ALL:
+		ret = save_mem_all_chunk(migf);
 		if (ret < 0)
 			return ret;
 		if (ret)
-			save_set_step(migf, migf->step == VFMIG_SAVE_MEM ?
-					    VFMIG_SAVE_REGS :
-					    VFMIG_SAVE_PRECOPY_END);
+			save_set_step(migf, VFMIG_SAVE_MEM_DIRTY);
 		return 0;
-	case VFMIG_SAVE_PRECOPY_END:
-		return -ENOMSG;
+	case VFMIG_SAVE_MEM_DIRTY:
+		ret = save_mem_dirty_chunk(migf);
+		if (ret <= 0)
+			return ret;
+		if (!migf->stop_copy) {
+			save_set_step(migf, VFMIG_SAVE_PRECOPY_END);
+			return -ENOMSG;
+		}
+		fallthrough;
 	case VFMIG_SAVE_REGS:
 		memcpy(payload, migf->regs, migf->id.regs_size);
 		save_emit(migf, VFMIG_REC_REGS, VFMIG_REC_F_MANDATORY, 0, 0,
 			  migf->id.regs_size);
 		save_set_step(migf, VFMIG_SAVE_END);
 		return 0;
+	case VFMIG_SAVE_PRECOPY_END:
+		return -ENOMSG;
 	case VFMIG_SAVE_END:
 		end.records = cpu_to_le64(migf->seq);
 		end.payload_bytes = cpu_to_le64(migf->payload_bytes);
@@ -442,10 +599,18 @@ static long save_precopy_info(struct vfmig_migf *migf, unsigned int cmd,
 		dev_warn_ratelimited(&pdev->dev, "vfmig: PRECOPY_INFO outside PRE_COPY\n");
 		ret = -EINVAL;
 	}
-	info.initial_bytes = migf->consumed < migf->precopy_size ?
-			     migf->precopy_size - migf->consumed : 0;
-	/* Everything is sent once in PRE_COPY; nothing more until STOP_COPY. */
-	info.dirty_bytes = 0;
+	if (!ret)
+		ret = save_collect(migf);
+	if (!ret) {
+		info.initial_bytes = migf->consumed < migf->precopy_size ?
+				     migf->precopy_size - migf->consumed : 0;
+		/*
+		 * The pages written since the whole-BAR pass read them, as
+		 * records, exactly: the marks were just collected.
+		 */
+		info.dirty_bytes = save_bytes_left(migf) - save_tail_bytes(migf) -
+				   info.initial_bytes;
+	}
 	/*
 	 * No output flags: never VFIO_PRECOPY_INFO_REINIT (the initial data
 	 * never changes), and never the caller's own bits echoed back.
@@ -499,6 +664,7 @@ static void migf_free(struct vfmig_migf *migf)
 {
 	kvfree(migf->buf);
 	kvfree(migf->mem_map);
+	kvfree(migf->send);
 	mutex_destroy(&migf->io_lock);
 	mutex_destroy(&migf->lock);
 	kfree(migf);
@@ -550,7 +716,6 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 				       bool stop_copy)
 {
 	struct vfmig_migf *migf;
-	u64 mem, chunks;
 	int ret;
 
 	lockdep_assert_held(&vdev->state_mutex);
@@ -561,11 +726,14 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 	migf->info_len = vfmig_info_text(vdev, migf->info, sizeof(migf->info));
 	migf->stop_copy = stop_copy;
 	if (!stop_copy) {
-		mem = migf->id.bar_size[migf->id.mem_bar];
-		chunks = DIV_ROUND_UP(mem, VFMIG_MAX_PAYLOAD);
 		migf->precopy_size = sizeof(struct vfmig_stream_header) +
-				     (chunks + 1) * sizeof(struct vfmig_record) +
-				     migf->info_len + mem;
+				     sizeof(struct vfmig_record) +
+				     migf->info_len + save_all_bytes(migf, 0);
+		migf->send = kvcalloc(BITS_TO_LONGS(save_pages(migf)),
+				      sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
+		ret = migf->send ? vfmig_dirty_start(vdev) : -ENOMEM;
+		if (ret)
+			goto out_free;
 	} else {
 		ret = save_snapshot_regs(migf);
 		if (ret)
@@ -576,6 +744,8 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 		goto out_free;
 	return migf;
 out_free:
+	if (migf->send)
+		vfmig_dirty_stop(vdev);
 	migf_free(migf);
 	return ERR_PTR(ret);
 }
@@ -591,17 +761,47 @@ out_free:
  */
 int vfmig_saving_stop_copy(struct vfmig_migf *migf)
 {
+	struct vfmig_device *vdev = migf->vdev;
+	int ret;
+
+	lockdep_assert_held(&vdev->state_mutex);
+	mutex_lock(&migf->io_lock);
+	ret = migf_live(migf);
+	/* The last round: what the VM wrote before it stopped. */
+	if (!ret)
+		ret = save_collect(migf);
+	if (!ret)
+		ret = save_snapshot_regs(migf);
+	if (!ret) {
+		migf->stop_copy = true;
+		vfmig_dirty_stop(vdev);
+	}
+	migf_io_unlock(migf);
+	wake_up_interruptible_all(&migf->wq);
+	return ret;
+}
+
+/**
+ * vfmig_saving_remaining() - what is left of a saving file's stream
+ * @migf: the saving file, its device's state mutex held
+ * @bytes: the bytes it yields to EOF if STOP_COPY came now (in
+ *	STOP_COPY: the bytes it yields to EOF), counted after the pages
+ *	written so far joined the stream
+ *
+ * Return: 0, or the file's errno when it is dead.
+ */
+int vfmig_saving_remaining(struct vfmig_migf *migf, u64 *bytes)
+{
 	int ret;
 
 	lockdep_assert_held(&migf->vdev->state_mutex);
 	mutex_lock(&migf->io_lock);
 	ret = migf_live(migf);
 	if (!ret)
-		ret = save_snapshot_regs(migf);
+		ret = save_collect(migf);
 	if (!ret)
-		migf->stop_copy = true;
+		*bytes = save_bytes_left(migf);
 	migf_io_unlock(migf);
-	wake_up_interruptible_all(&migf->wq);
 	return ret;
 }
 

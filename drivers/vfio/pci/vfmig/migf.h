@@ -20,9 +20,9 @@
 enum vfmig_save_step {
 	VFMIG_SAVE_HEADER,
 	VFMIG_SAVE_INFO,
-	VFMIG_SAVE_MEM_PRECOPY,	/* the PRE_COPY pass over the memory BAR */
-	VFMIG_SAVE_PRECOPY_END,	/* -ENOMSG until the device is in STOP_COPY */
-	VFMIG_SAVE_MEM,		/* the STOP_COPY pass */
+	VFMIG_SAVE_MEM_ALL,	/* the whole memory BAR, in order */
+	VFMIG_SAVE_MEM_DIRTY,	/* the pages in @send */
+	VFMIG_SAVE_PRECOPY_END,	/* -ENOMSG until a round or STOP_COPY */
 	VFMIG_SAVE_REGS,
 	VFMIG_SAVE_END,
 	VFMIG_SAVE_EOF,
@@ -48,10 +48,15 @@ enum vfmig_save_step {
  * @step: (saving) the next thing to emit; owned by @io_lock, written with
  *	WRITE_ONCE for poll
  * @stop_copy: (saving) the device reached STOP_COPY; set under @io_lock
- * @mem_off: (saving) next memory offset of the current pass
+ * @mem_off: (saving) next memory offset of the whole-BAR pass
+ * @send: (saving, from PRE_COPY) pages written since the whole-BAR pass
+ *	or the last round copied them, still to send; one bit per page
+ * @send_from: (saving) where the search of @send resumes
  * @seq: (saving) next record number
  * @payload_bytes: (saving) payload emitted so far, for END
- * @precopy_size: (saving) bytes of the initial PRE_COPY data
+ * @precopy_size: (saving) bytes of the initial PRE_COPY data: the
+ *	header, INFO and the whole-BAR pass; 0 for a file opened in
+ *	STOP_COPY
  * @consumed: (saving) bytes read by userspace
  * @buf: (saving) one staged record; (resuming) one payload
  * @buf_len: (saving) staged bytes
@@ -79,6 +84,8 @@ struct vfmig_migf {
 	enum vfmig_save_step step;
 	bool stop_copy;
 	u64 mem_off;
+	unsigned long *send;
+	u64 send_from;
 	u32 seq;
 	u64 payload_bytes;
 	u64 precopy_size;
@@ -99,6 +106,7 @@ u32 vfmig_info_text(struct vfmig_device *vdev, char *buf, size_t len);
 struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 				       bool stop_copy);
 int vfmig_saving_stop_copy(struct vfmig_migf *migf);
+int vfmig_saving_remaining(struct vfmig_migf *migf, u64 *bytes);
 struct vfmig_migf *vfmig_resuming_create(struct vfmig_device *vdev);
 int vfmig_resuming_finish(struct vfmig_migf *migf);
 void vfmig_migf_disable(struct vfmig_migf *migf);

@@ -36,6 +36,7 @@ void vfmig_reset_state(struct vfmig_device *vdev)
 		vfmig_log_limited(vdev, VFMIG_LOG_RESET, pci_info,
 				  "vfmig: reset or close in %s ends the migration: state RUNNING, data files closed\n",
 				  vfmig_state_name(vdev->mig_state));
+	vfmig_dirty_stop(vdev);
 	if (vdev->saving_migf) {
 		vfmig_migf_disable(vdev->saving_migf);
 		fput(vdev->saving_migf->filp);

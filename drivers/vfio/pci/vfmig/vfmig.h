@@ -11,6 +11,13 @@
  *				(read: a data file's copy, decoding on)
  *	      device lock	(trylock only) keeps resets out of an access
  *	        migf->lock	a data file's "disabled" flag and error
+ *	      dirty_lock	(spinlock) the dirty-page bitmap (dirty.c);
+ *				also taken in the BAR fault handler, under
+ *				mmap_lock and memory_lock, and by the reset
+ *				path; nothing is taken under it
+ *
+ * A dirty round zaps the BAR's mappings (i_mmap_rwsem, page-table locks)
+ * under migf->io_lock, after dropping dirty_lock.
  *
  * The reset path (reset_done) runs holding the device lock, and memory_lock
  * for writing when vfio resets; it reaches the state machine only through
@@ -131,6 +138,13 @@ enum vfmig_log {
  *	resume ends the migration. Set and read with no
  *	lock (error_detected runs under the device lock, which state-mutex
  *	holders may be waiting for); cleared only by vfmig_err_resume().
+ * @dirty_lock: protects @dirty_bits and @dirty_pages; taken in the BAR
+ *	mapping's fault handler, under mmap_lock and memory_lock, so
+ *	nothing is taken under it (dirty.c)
+ * @dirty_bits: one bit per page of the memory BAR written (or mapped)
+ *	since the last round, while a saving file is in PRE_COPY; NULL when
+ *	not tracking
+ * @dirty_pages: the bitmap's size in pages
  * @unbinding: the function is being unbound or removed. Set first thing
  *	by remove, which holds the device lock until the user closes the
  *	device: a device access waiting for that lock gives up (-ENODEV)
@@ -154,6 +168,10 @@ struct vfmig_device {
 	atomic_t reset_gen;
 	bool channel_failed;
 	bool unbinding;
+
+	spinlock_t dirty_lock;		/* see @dirty_lock above */
+	unsigned long *dirty_bits;
+	u64 dirty_pages;
 
 	struct ratelimit_state log_rs[VFMIG_LOG_NR];
 	struct vfmig_faults faults;
@@ -180,6 +198,24 @@ static inline struct vfmig_device *to_vfmig(struct vfio_device *core_vdev)
 		if (__ratelimit(&__vd->log_rs[kind]))			\
 			pci_fn(vfmig_pdev(__vd), fmt, ##__VA_ARGS__);	\
 	} while (0)
+
+/* Pages of the memory BAR, the unit of dirty tracking. */
+static inline u64 vfmig_mem_pages(struct vfmig_device *vdev)
+{
+	return DIV_ROUND_UP(vdev->bar_size[vdev->backend->mem_bar], PAGE_SIZE);
+}
+
+/* dirty.c */
+void vfmig_dirty_init(struct vfmig_device *vdev);
+bool vfmig_dirty_tracking(struct vfmig_device *vdev);
+void vfmig_dirty_mark(struct vfmig_device *vdev, u64 offset, u64 len);
+int vfmig_dirty_start(struct vfmig_device *vdev);
+void vfmig_dirty_stop(struct vfmig_device *vdev);
+int vfmig_dirty_collect(struct vfmig_device *vdev, unsigned long *into);
+u64 vfmig_dirty_weight(struct vfmig_device *vdev);
+int vfmig_mmap(struct vfio_device *core_vdev, struct vm_area_struct *vma);
+ssize_t vfmig_write(struct vfio_device *core_vdev, const char __user *buf,
+		    size_t count, loff_t *ppos);
 
 /* fsm.c */
 extern const struct vfio_migration_ops vfmig_mig_ops;
