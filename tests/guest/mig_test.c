@@ -693,6 +693,280 @@ out:
 	free(mem);
 }
 
+/* ---- dirty tracking: PRE_COPY rounds send what was written since ---- */
+
+/* The bytes of MEM records for @n pages in @runs separate runs. */
+static uint64_t mem_bytes(size_t n, size_t runs)
+{
+	return n * VFMIG_MEM_ALIGN + runs * VFMIG_REC_SIZE;
+}
+
+/* REGS (8 bytes for ivshmem) and END: what STOP_COPY adds to the memory. */
+#define TAIL_BYTES	(2 * VFMIG_REC_SIZE + 8 + 16)
+
+/* Write page @page of @d through its mapping and of @mem, the expectation. */
+static void write_page(struct dev *d, uint8_t *mem, size_t page, uint64_t seed)
+{
+	fill_pattern(mem + page * VFMIG_MEM_ALIGN, VFMIG_MEM_ALIGN, seed);
+	memcpy(d->map + page * VFMIG_MEM_ALIGN, mem + page * VFMIG_MEM_ALIGN,
+	       VFMIG_MEM_ALIGN);
+}
+
+/*
+ * After the whole-BAR pass, a round carries exactly the pages written
+ * since, through the mapping (the fault handler marks them) and through
+ * the region's write path; dirty_bytes and MIG_DATA_SIZE are the bytes the
+ * reads then give; B ends equal to A.
+ */
+static void test_dirty_rounds(void)
+{
+	const char *pfx = "dirty rounds";
+	size_t pages = dev_a.size / VFMIG_MEM_ALIGN, pre_len, i;
+	uint64_t init = 1, dirty = 0, left = 0, left2 = 0;
+	uint8_t *mem = malloc(dev_a.size);
+	struct vfmig_buf b = { 0 };
+	char name[160];
+	int fd = -1, ret;
+	ssize_t n;
+	bool eof;
+
+	if (!mem) {
+		check_result(0, pfx, "out of memory");
+		return;
+	}
+	set_content(&dev_a, mem, run_seed ^ 21, 0x2121);
+	ret = set(&dev_a, S_PRE_COPY, &fd);
+	if (!check_result(!ret && fd >= 0, "dirty rounds: RUNNING -> PRE_COPY",
+			  "%s", ret ? why : "no fd"))
+		goto out;
+	ret = vfmig_read_data(fd, &b, &eof);
+	if (!ret)
+		ret = vfmig_precopy_info(fd, &init, &dirty);
+	check_result(!ret && !eof && !init && !dirty,
+		     "dirty rounds: nothing written: the pass ends with initial 0, dirty 0",
+		     "%s, initial %llu dirty %llu", ret ? err_name(ret) : "ok",
+		     (unsigned long long)init, (unsigned long long)dirty);
+
+	/* Pages 2, 5, 20-23 through the mapping; page 9 through pwrite. */
+	write_page(&dev_a, mem, 2, 1);
+	write_page(&dev_a, mem, 5, 2);
+	for (i = 20; i < 24; i++)
+		write_page(&dev_a, mem, i, i);
+	fill_pattern(mem + 9 * VFMIG_MEM_ALIGN, VFMIG_MEM_ALIGN, 9);
+	n = pwrite(dev_a.h.device, mem + 9 * VFMIG_MEM_ALIGN, VFMIG_MEM_ALIGN,
+		   dev_a.bar2 + 9 * VFMIG_MEM_ALIGN);
+	ret = vfmig_precopy_info(fd, &init, &dirty);
+	check_result(n == VFMIG_MEM_ALIGN && !ret && !init &&
+		     dirty == mem_bytes(7, 4),
+		     "dirty rounds: dirty_bytes counts 7 pages in 4 records (mapping and pwrite)",
+		     "pwrite %zd, %s, initial %llu dirty %llu, expected %llu", n,
+		     ret ? err_name(ret) : "ok", (unsigned long long)init,
+		     (unsigned long long)dirty,
+		     (unsigned long long)mem_bytes(7, 4));
+	pre_len = b.len;
+	ret = vfmig_read_data(fd, &b, &eof);
+	check_result(!ret && !eof && b.len - pre_len == dirty,
+		     "dirty rounds: the round reads exactly dirty_bytes, then ENOMSG",
+		     "%s, read %zu, dirty_bytes %llu",
+		     ret ? err_name(ret) : eof ? "EOF" : "ENOMSG",
+		     b.len - pre_len, (unsigned long long)dirty);
+
+	/* The last writes, the last page among them; then the VM stops. */
+	write_page(&dev_a, mem, 5, 3);
+	write_page(&dev_a, mem, pages - 1, 4);
+	ret = vfmig_data_size(dev_a.h.device, &left);
+	check_result(!ret && left == mem_bytes(2, 2) + TAIL_BYTES,
+		     "dirty rounds: MIG_DATA_SIZE in PRE_COPY is the 2 pages written since, REGS and END",
+		     "%s, %llu, expected %llu", ret ? err_name(ret) : "ok",
+		     (unsigned long long)left,
+		     (unsigned long long)(mem_bytes(2, 2) + TAIL_BYTES));
+	reg_write(&dev_a, IVSHMEM_INTRMASK, 0x2222);
+	ret = set(&dev_a, S_PRE_COPY_P2P, NULL);
+	if (!ret)
+		ret = set(&dev_a, S_STOP_COPY, NULL);
+	if (!ret)
+		ret = vfmig_data_size(dev_a.h.device, &left2);
+	pre_len = b.len;
+	if (!ret)
+		ret = vfmig_read_data(fd, &b, &eof);
+	check_result(!ret && eof && b.len - pre_len == left && left2 == left,
+		     "dirty rounds: STOP_COPY yields exactly MIG_DATA_SIZE, not the BAR again",
+		     "%s, read %zu, MIG_DATA_SIZE %llu then %llu (BAR %llu)",
+		     ret ? why : eof ? "EOF" : "ENOMSG", b.len - pre_len,
+		     (unsigned long long)left, (unsigned long long)left2,
+		     (unsigned long long)dev_a.size);
+	ret = set(&dev_a, S_STOP, NULL);
+	close(fd);
+	fd = -1;
+	snprintf(name, sizeof(name), "%s: the stream passes the offline check", pfx);
+	stream_well_formed(name, &b, &dev_a);
+	set_content(&dev_b, NULL, run_seed ^ 22, 0);
+	ret = load(&dev_b, b.data, b.len);
+	if (check_result(!ret, "dirty rounds: B loads the stream", "%s", why))
+		check_result(same_content(&dev_b, mem, 0x2222),
+			     "dirty rounds: B's BAR2 and INTRMASK equal A's last", "%s",
+			     why);
+out:
+	if (fd >= 0)
+		close(fd);
+	dev_reset(&dev_a);
+	vfmig_buf_free(&b);
+	free(mem);
+}
+
+/* A guest that writes on while PRE_COPY runs its rounds. */
+struct writer {
+	struct dev *d;
+	atomic_bool stop;
+	unsigned long writes;
+};
+
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	size_t pages = w->d->size / VFMIG_MEM_ALIGN;
+	uint64_t x = run_seed | 1;
+	volatile uint64_t *p;
+
+	while (!atomic_load(&w->stop)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* One word of a random page: the page changes, the rest not. */
+		p = (volatile uint64_t *)(w->d->map + (x % pages) * VFMIG_MEM_ALIGN +
+					  (x >> 40) % (VFMIG_MEM_ALIGN / 8) * 8);
+		*p = x;
+		w->writes++;
+	}
+	return NULL;
+}
+
+/*
+ * Rounds with a writer running through them, the writer stopped only as
+ * the VM would be (before PRE_COPY_P2P): B must equal A byte for byte,
+ * pages written between rounds and during the last one included.
+ */
+static void test_dirty_concurrent_writer(void)
+{
+	struct writer w = { .d = &dev_a };
+	uint8_t *mem = malloc(dev_a.size);
+	struct vfmig_buf b = { 0 };
+	uint64_t init, dirty, round_bytes = 0;
+	pthread_t t;
+	int fd = -1, ret, round;
+	bool eof, started = false;
+
+	if (!mem) {
+		check_result(0, "dirty rounds with a writer", "out of memory");
+		return;
+	}
+	set_content(&dev_a, NULL, run_seed ^ 23, 0x2323);
+	ret = set(&dev_a, S_PRE_COPY, &fd);
+	if (!check_result(!ret && fd >= 0, "writer: RUNNING -> PRE_COPY", "%s",
+			  ret ? why : "no fd"))
+		goto out;
+	started = !pthread_create(&t, NULL, writer_run, &w);
+	ret = started ? vfmig_read_data(fd, &b, &eof) : -EAGAIN;
+	for (round = 0; !ret && round < 5; round++) {
+		usleep(20000);
+		ret = vfmig_precopy_info(fd, &init, &dirty);
+		if (!ret)
+			round_bytes += dirty;
+		if (!ret)
+			ret = vfmig_read_data(fd, &b, &eof);
+	}
+	atomic_store(&w.stop, true);
+	if (started)
+		pthread_join(t, NULL);
+	check_result(!ret && round_bytes && w.writes,
+		     "writer: five rounds under writes, each with data",
+		     "%s, %llu bytes in rounds, %lu writes",
+		     ret ? err_name(ret) : "ok",
+		     (unsigned long long)round_bytes, w.writes);
+	/* A's memory as the VM left it: the truth B must end with. */
+	memcpy(mem, dev_a.map, dev_a.size);
+	ret = set(&dev_a, S_PRE_COPY_P2P, NULL);
+	if (!ret)
+		ret = set(&dev_a, S_STOP_COPY, NULL);
+	if (!ret)
+		ret = vfmig_read_data(fd, &b, &eof);
+	check_result(!ret && eof, "writer: STOP_COPY reads to EOF", "%s",
+		     ret ? why : "ENOMSG");
+	set(&dev_a, S_STOP, NULL);
+	close(fd);
+	fd = -1;
+	set_content(&dev_b, NULL, run_seed ^ 24, 0);
+	ret = load(&dev_b, b.data, b.len);
+	if (check_result(!ret, "writer: B loads the stream", "%s", why))
+		check_result(same_content(&dev_b, mem, 0x2323),
+			     "writer: B equals A byte for byte", "%s", why);
+out:
+	if (fd >= 0)
+		close(fd);
+	dev_reset(&dev_a);
+	vfmig_buf_free(&b);
+	free(mem);
+}
+
+/* What the driver's debugfs status says of dirty tracking. */
+static bool tracking_on(struct dev *d)
+{
+	char path[160], line[128];
+	bool on = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/status",
+		 d->bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return true;	/* unknown counts as left behind */
+	while (fgets(line, sizeof(line), f))
+		if (!strcmp(line, "dirty_tracking: on\n"))
+			on = true;
+	fclose(f);
+	return on;
+}
+
+/*
+ * A reset and a close of the data fd's device during tracking leave no
+ * tracking behind, and the mapping writes on as before.
+ */
+static void test_dirty_ends(void)
+{
+	uint8_t v, got = 0;
+	int fd = -1, ret;
+	ssize_t n;
+	bool on;
+
+	dev_reset(&dev_a);
+	ret = set(&dev_a, S_PRE_COPY, &fd);
+	on = tracking_on(&dev_a);
+	if (!ret)
+		ret = dev_reset(&dev_a);
+	check_result(!ret && on && !tracking_on(&dev_a),
+		     "dirty tracking: on in PRE_COPY, off after a reset",
+		     "%s, on %d then %d", ret ? err_name(ret) : "ok", on,
+		     tracking_on(&dev_a));
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	ret = set(&dev_a, S_PRE_COPY, &fd);
+	if (!ret)
+		ret = set(&dev_a, S_RUNNING, NULL);
+	check_result(!ret && !tracking_on(&dev_a),
+		     "dirty tracking: off after PRE_COPY -> RUNNING", "%s",
+		     ret ? why : "still on");
+	if (fd >= 0)
+		close(fd);
+	/* Through the mapping, read back through the region. */
+	v = dev_a.map[dev_a.size - 1] ^ 0x5a;
+	dev_a.map[dev_a.size - 1] = v;
+	n = pread(dev_a.h.device, &got, 1, dev_a.bar2 + dev_a.size - 1);
+	check_result(n == 1 && got == v,
+		     "dirty tracking: after it, the mapping still takes writes",
+		     "pread %zd, %#x, expected %#x", n, got, v);
+}
+
 /* ---- rejected streams ---- */
 
 /*
@@ -1938,6 +2212,24 @@ MIG_TEST(round_trip_pre_copy_changed_after_pass)
 {
 	ASSERT_EQ(0, make_good()) TH_LOG("the reference save: %s", why);
 	test_round_trip_pre_copy(true);
+	checks_end(_metadata);
+}
+
+MIG_TEST(dirty_rounds)
+{
+	test_dirty_rounds();
+	checks_end(_metadata);
+}
+
+MIG_TEST(dirty_rounds_with_a_writer)
+{
+	test_dirty_concurrent_writer();
+	checks_end(_metadata);
+}
+
+MIG_TEST(dirty_tracking_ends)
+{
+	test_dirty_ends();
 	checks_end(_metadata);
 }
 

@@ -13,6 +13,8 @@ A=${devs[0]}
 B=${devs[1]}
 
 dmesg_mark migration
+# mig_test reads the driver's debugfs status (dirty tracking on or off).
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
 for bdf in "$A" "$B"; do
 	check "bind $bdf with driver_override" "not bound" bind "$bdf" "$VFMIG_DRIVER"
