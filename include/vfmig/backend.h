@@ -29,6 +29,10 @@ struct vfmig_device;
  * @mem_bar: the BAR whose whole content is device memory state.
  * @regs_bar: the BAR holding the registers @save_regs and @load_regs use.
  * @regs_size: bytes of register state, at most 4096.
+ * @dma: the function can initiate DMA (write guest memory). A family
+ *	that cannot (false) gets vfmig's DMA logging, whose reports are
+ *	empty, so that QEMU need not treat all guest RAM as dirty; a family
+ *	that can must set this until it logs its own writes.
  * @probe: called once at bind time, before the vfio device is registered.
  *	Checks the function is one the backend can drive (geometry,
  *	revision). Returns 0 or a negative errno, which fails the bind.
@@ -64,6 +68,7 @@ struct vfmig_backend {
 	int mem_bar;
 	int regs_bar;
 	size_t regs_size;
+	bool dma;
 	int (*probe)(struct vfmig_device *vdev);
 	int (*quiesce)(struct vfmig_device *vdev);
 	int (*unquiesce)(struct vfmig_device *vdev);

@@ -157,6 +157,12 @@ static int status_show(struct seq_file *s, void *unused)
 	seq_printf(s, "resets: %d\n", atomic_read(&f->resets));
 	seq_printf(s, "dirty_tracking: %s\n",
 		   vfmig_dirty_tracking(vdev) ? "on" : "off");
+	seq_printf(s, "dma_logging: %s, %d reports\n",
+		   vdev->core_device.vdev.log_ops ?
+		   (READ_ONCE(vdev->dma_logging) ? "on" : "off") : "not offered",
+		   atomic_read(&vdev->dma_log_reports));
+	seq_printf(s, "held_bytes: %lld\n",
+		   (long long)atomic64_read(&vdev->held_bytes));
 	spin_lock(&f->lock);
 	seq_printf(s, "last_error: %d %s\n", f->last_errno,
 		   f->last_errno ? f->last_error : "");

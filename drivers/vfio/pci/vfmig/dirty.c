@@ -137,9 +137,14 @@ int vfmig_dirty_start(struct vfmig_device *vdev)
 		return -ENOMEM;
 	spin_lock(&vdev->dirty_lock);
 	swap(vdev->dirty_bits, bits);
-	vdev->dirty_pages = pages;
+	swap(vdev->dirty_pages, pages);
 	spin_unlock(&vdev->dirty_lock);
-	kvfree(bits);
+	if (bits) {
+		/* Started twice: the old marks go (the caller re-reads all). */
+		kvfree(bits);
+		vfmig_held(vdev, -(s64)(BITS_TO_LONGS(pages) * sizeof(long)));
+	}
+	vfmig_held(vdev, BITS_TO_LONGS(vdev->dirty_pages) * sizeof(long));
 	vfmig_dirty_zap(vdev);
 	return 0;
 }
@@ -155,12 +160,17 @@ EXPORT_SYMBOL_IF_KUNIT(vfmig_dirty_start);
 void vfmig_dirty_stop(struct vfmig_device *vdev)
 {
 	unsigned long *bits;
+	u64 pages;
 
 	spin_lock(&vdev->dirty_lock);
 	bits = vdev->dirty_bits;
+	pages = vdev->dirty_pages;
 	vdev->dirty_bits = NULL;
 	spin_unlock(&vdev->dirty_lock);
-	kvfree(bits);
+	if (bits) {
+		kvfree(bits);
+		vfmig_held(vdev, -(s64)(BITS_TO_LONGS(pages) * sizeof(long)));
+	}
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_dirty_stop);
 

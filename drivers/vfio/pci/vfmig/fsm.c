@@ -392,6 +392,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 	mutex_init(&vdev->state_mutex);
 	spin_lock_init(&vdev->reset_lock);
 	atomic_set(&vdev->reset_gen, 0);
+	atomic64_set(&vdev->held_bytes, 0);
 	for (i = 0; i < VFMIG_LOG_NR; i++)
 		ratelimit_state_init(&vdev->log_rs[i], VFMIG_LOG_INTERVAL,
 				     VFMIG_LOG_BURST);

@@ -106,6 +106,8 @@ const struct vfmig_backend vfmig_ivshmem_backend = {
 	.mem_bar = IVSHMEM_MEM_BAR,
 	.regs_bar = IVSHMEM_REG_BAR,
 	.regs_size = sizeof(struct vfmig_ivshmem_regs),
+	/* ivshmem-plain has no DMA engine: it never writes guest memory. */
+	.dma = false,
 	.probe = vfmig_ivshmem_probe,
 	.save_regs = vfmig_ivshmem_save_regs,
 	.load_regs = vfmig_ivshmem_load_regs,

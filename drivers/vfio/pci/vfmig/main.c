@@ -124,6 +124,7 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto out_put;
 	}
 
+	vfmig_dma_log_init(vdev);
 	dev_set_drvdata(&pdev->dev, &vdev->core_device);
 	ret = vfio_pci_core_register_device(&vdev->core_device);
 	if (ret)

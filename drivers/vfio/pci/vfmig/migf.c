@@ -157,6 +157,8 @@ static void migf_io_unlock(struct vfmig_migf *migf)
 		migf->mem_map = NULL;
 		kvfree(migf->send);
 		migf->send = NULL;
+		vfmig_held(migf->vdev, -migf->held);
+		migf->held = 0;
 	}
 	mutex_unlock(&migf->io_lock);
 }
@@ -651,6 +653,8 @@ static struct vfmig_migf *migf_alloc(struct vfmig_device *vdev, bool saving,
 	}
 	atomic_inc(&vfmig_migf_count);
 	migf->vdev = vdev;
+	migf->held = buf_size;
+	vfmig_held(vdev, buf_size);
 	migf->saving = saving;
 	migf->reset_gen = atomic_read(&vdev->reset_gen);
 	mutex_init(&migf->io_lock);
@@ -665,6 +669,7 @@ static void migf_free(struct vfmig_migf *migf)
 	kvfree(migf->buf);
 	kvfree(migf->mem_map);
 	kvfree(migf->send);
+	vfmig_held(migf->vdev, -migf->held);
 	mutex_destroy(&migf->io_lock);
 	mutex_destroy(&migf->lock);
 	kfree(migf);
@@ -716,6 +721,7 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 				       bool stop_copy)
 {
 	struct vfmig_migf *migf;
+	size_t size;
 	int ret;
 
 	lockdep_assert_held(&vdev->state_mutex);
@@ -729,8 +735,12 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 		migf->precopy_size = sizeof(struct vfmig_stream_header) +
 				     sizeof(struct vfmig_record) +
 				     migf->info_len + save_all_bytes(migf, 0);
-		migf->send = kvcalloc(BITS_TO_LONGS(save_pages(migf)),
-				      sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
+		size = BITS_TO_LONGS(save_pages(migf)) * sizeof(unsigned long);
+		migf->send = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+		if (migf->send) {
+			migf->held += size;
+			vfmig_held(vdev, size);
+		}
 		ret = migf->send ? vfmig_dirty_start(vdev) : -ENOMEM;
 		if (ret)
 			goto out_free;
@@ -932,6 +942,8 @@ struct vfmig_migf *vfmig_resuming_create(struct vfmig_device *vdev)
 		ret = -ENOMEM;
 		goto out_free;
 	}
+	migf->held += BITS_TO_LONGS(units) * sizeof(unsigned long);
+	vfmig_held(vdev, BITS_TO_LONGS(units) * sizeof(unsigned long));
 	vfmig_parser_init(&migf->parser, &migf->id, migf->buf, resume_record,
 			  migf);
 	ret = migf_open_file(migf, &vfmig_resume_fops, O_WRONLY);

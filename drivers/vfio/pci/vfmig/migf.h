@@ -61,6 +61,7 @@ enum vfmig_save_step {
  * @buf: (saving) one staged record; (resuming) one payload
  * @buf_len: (saving) staged bytes
  * @buf_pos: (saving) staged bytes already read
+ * @held: bytes of @buf, @mem_map and @send, as accounted to the device
  * @regs: the register block: saved at STOP_COPY, or received in RESUMING
  * @regs_seen: (resuming) a register record arrived
  * @mem_map: (resuming) which VFMIG_MEM_ALIGN units of the memory BAR
@@ -93,6 +94,7 @@ struct vfmig_migf {
 	u8 *buf;
 	size_t buf_len;
 	size_t buf_pos;
+	u64 held;
 
 	u8 regs[VFMIG_REGS_MAX];
 	bool regs_seen;

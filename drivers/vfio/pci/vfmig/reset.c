@@ -69,6 +69,8 @@ void vfmig_close_migration(struct vfmig_device *vdev)
 
 	mutex_lock(&vdev->state_mutex);
 	vfmig_reset_state(vdev);
+	/* A reset keeps DMA logging (the VMM started it); a close ends it. */
+	vdev->dma_logging = false;
 	vfmig_state_mutex_unlock(vdev);
 	down_write(memory_lock);
 	up_write(memory_lock);

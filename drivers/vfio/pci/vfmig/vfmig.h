@@ -145,6 +145,11 @@ enum vfmig_log {
  *	since the last round, while a saving file is in PRE_COPY; NULL when
  *	not tracking
  * @dirty_pages: the bitmap's size in pages
+ * @dma_logging: userspace started DMA logging (dma_log.c); owned by
+ *	@state_mutex
+ * @dma_log_reports: DMA logging reports answered (debugfs status)
+ * @held_bytes: kernel memory the driver holds for migration now: data
+ *	files' buffers and bitmaps, the dirty bitmap (debugfs status)
  * @unbinding: the function is being unbound or removed. Set first thing
  *	by remove, which holds the device lock until the user closes the
  *	device: a device access waiting for that lock gives up (-ENODEV)
@@ -172,6 +177,9 @@ struct vfmig_device {
 	spinlock_t dirty_lock;		/* see @dirty_lock above */
 	unsigned long *dirty_bits;
 	u64 dirty_pages;
+	bool dma_logging;
+	atomic_t dma_log_reports;
+	atomic64_t held_bytes;
 
 	struct ratelimit_state log_rs[VFMIG_LOG_NR];
 	struct vfmig_faults faults;
@@ -204,6 +212,15 @@ static inline u64 vfmig_mem_pages(struct vfmig_device *vdev)
 {
 	return DIV_ROUND_UP(vdev->bar_size[vdev->backend->mem_bar], PAGE_SIZE);
 }
+
+/* Account @delta bytes of migration memory to @vdev (held_bytes). */
+static inline void vfmig_held(struct vfmig_device *vdev, s64 delta)
+{
+	atomic64_add(delta, &vdev->held_bytes);
+}
+
+/* dma_log.c */
+void vfmig_dma_log_init(struct vfmig_device *vdev);
 
 /* dirty.c */
 void vfmig_dirty_init(struct vfmig_device *vdev);

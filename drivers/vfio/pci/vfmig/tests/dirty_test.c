@@ -274,7 +274,13 @@ static void dirty_stops_on_every_way_out(struct kunit *test)
 	f = fake_set_state(fake, S(STOP_COPY));
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
 	KUNIT_EXPECT_FALSE(test, vfmig_dirty_tracking(fake->vdev));
+	KUNIT_EXPECT_GT(test, atomic64_read(&fake->vdev->held_bytes), 0LL);
 	fput(f);
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+
+	/* Every file released: the driver holds no migration memory. */
+	vfmig_fake_expect_no_files(test, baseline);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&fake->vdev->held_bytes), 0LL);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
 }
