@@ -18,7 +18,7 @@ mkdir -p "$VFMIG_OUT"
 # the truth.
 rm -rf "$dst"
 mkdir -p "$dst" "$tree/results"	# the guest mounts its results share there
-(cd "$VFMIG_TOP" && tar -cf - Makefile Kbuild Kconfig drivers include tools tests/guest) |
+(cd "$VFMIG_TOP" && tar -cf - Makefile Kbuild Kconfig drivers include tools tests/guest tests/bench) |
 	tar -xf - -C "$dst"
 
 blog=$VFMIG_OUT/build.log
@@ -81,7 +81,7 @@ cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$dst/include-ksft/" ||
 cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -isystem /opt/vfmig/include-ksft -pthread"
 libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
 progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save tools/vfmigctl/vfmigctl
-	tests/guest/stress tests/guest/fuzz_resume tests/guest/alloc_fail)
+	tests/guest/stress tests/guest/fuzz_resume tests/guest/alloc_fail tests/bench/mig_bench)
 for src in "${progs[@]}"; do
 	p=$(basename "$src")
 	if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin &&
