@@ -10,6 +10,11 @@ echo "VFMIG-L2-UP"
 if grep -q vfmig.workload /proc/cmdline; then
 	exec /bin/ivshmem_workload
 fi
+# A guest without the device, migrated for comparison: it idles.
+if grep -q vfmig.idle /proc/cmdline; then
+	echo "VFMIG-L2-IDLE"
+	while :; do sleep 1; done
+fi
 for d in /sys/bus/pci/devices/*; do
 	echo "VFMIG-L2-PCI $(basename "$d") $(cat "$d/vendor"):$(cat "$d/device")"
 done

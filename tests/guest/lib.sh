@@ -240,17 +240,24 @@ QMP=/opt/vfmig/tests/guest/qmp.py
 # vm_start NAME BDF [QEMU ARGS...] : start a daemonized L2 VM with BDF
 # attached for migration, running tests/guest/l2/ivshmem_workload.c.
 # QMP at /tmp/NAME.qmp, console in /tmp/NAME.console. Sets VM_ACCEL.
+# BDF "-": no device, an idle L2. VM_VFIO_OPTS replaces the vfio-pci
+# options after host= (default ",enable-migration=on"); VM_APPEND adds to
+# the L2 kernel's command line (vfmig.pace_ms=N).
 vm_start() {
 	local name=$1 bdf=$2 cpu=max
+	local -a dev=(-device "vfio-pci,host=$bdf${VM_VFIO_OPTS-,enable-migration=on},id=ivshmem")
+	local append="vfmig.workload=1 ${VM_APPEND:-}"
 	shift 2
+	# BDF "-": no device, an idle guest (the baseline of a comparison).
+	[ "$bdf" = - ] && dev=() append="vfmig.idle"
 	VM_ACCEL=tcg
 	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=host
 	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"
 	qemu-system-x86_64 -M q35 -accel "$VM_ACCEL" -cpu "$cpu" -m 128M -smp 1 \
 		-nodefaults -display none -name "$name" \
 		-kernel "$(l2_kernel)" -initrd /opt/vfmig/l2.cpio.gz \
-		-append "console=ttyS0 quiet panic=-1 vfmig.workload=1" \
-		-device "vfio-pci,host=$bdf,enable-migration=on,id=ivshmem" \
+		-append "console=ttyS0 quiet panic=-1 $append" \
+		"${dev[@]}" \
 		-serial "file:/tmp/$name.console" \
 		-qmp "unix:/tmp/$name.qmp,server=on,wait=off" \
 		-daemonize -pidfile "/tmp/$name.pid" "$@" 2> "/tmp/$name.err"
@@ -317,7 +324,7 @@ print(v if v != {} else "?")' "$1" "$2"
 
 # live_migrate SRC DST BDF : start VM DST on BDF waiting on TCP, migrate VM
 # SRC into it; query-migrate's final reply in MIG_RES. Succeeds when QEMU
-# says completed.
+# says completed. MIG_DEFAULTS=1: with QEMU's default parameters.
 live_migrate() {
 	vm_start "$2" "$3" -incoming tcp:127.0.0.1:4444 && vm_incoming "$2" || return 1
 	# Without DMA logging (Debian's kernels lack IOMMUFD) QEMU counts all
@@ -325,7 +332,8 @@ live_migrate() {
 	# TCG its 300 ms default would never be met. The device's own share
 	# is now only what the guest wrote since the last round (dirty.c).
 	# The real downtime is reported.
-	qmp "$1" migrate-set-parameters '{"downtime-limit": 20000}' > /dev/null
+	[ -n "${MIG_DEFAULTS:-}" ] ||
+		qmp "$1" migrate-set-parameters '{"downtime-limit": 20000}' > /dev/null
 	qmp "$1" migrate '{"uri": "tcp:127.0.0.1:4444"}' > /dev/null
 	MIG_RES=$(timeout 320 "$QMP" "/tmp/$1.qmp" wait-migration 300)
 	[ "$(mig_field "$MIG_RES" status)" = completed ]

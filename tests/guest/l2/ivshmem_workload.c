@@ -11,6 +11,11 @@
  * what the source believed it wrote: a device that did not move, or moved
  * wrong, is caught on its first touch.
  *
+ * With vfmig.pace_ms=N on the kernel command line, it sleeps N ms after
+ * each round: a guest that dirties its device memory at a bounded rate,
+ * which a live migration with QEMU's default parameters can converge on
+ * (tests/guest/suite-qemu-defaults.sh).
+ *
  * Console lines (read by tests/guest/suite-qemu.sh):
  *	VFMIG-L2-CHECK round=R pages=N ok	a round checked and rewritten
  *	VFMIG-L2-CHECK round=R pages=N BAD	...and something was wrong
@@ -128,8 +133,29 @@ static void *map_bar(const char *dir, int bar, size_t *size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+#define PACE_ARG	"vfmig.pace_ms="
+
+/* PACE_ARG's N from the kernel command line, or 0. */
+static unsigned int pace_ms(void)
+{
+	char line[1024], *p;
+	unsigned int ms = 0;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f)) {
+		p = strstr(line, PACE_ARG);
+		if (p)
+			ms = strtoul(p + strlen(PACE_ARG), NULL, 10);
+	}
+	fclose(f);
+	return ms;
+}
+
 int main(void)
 {
+	unsigned int pace = pace_ms();
 	size_t mem_size, regs_size, pages, page;
 	volatile uint32_t *regs;
 	uint64_t round, *mem;
@@ -176,6 +202,8 @@ int main(void)
 		regs[INTRMASK] = (uint32_t)round;
 		printf("VFMIG-L2-CHECK round=%llu pages=%zu %s\n",
 		       (unsigned long long)round, pages, nbad ? "BAD" : "ok");
+		if (pace)
+			usleep(pace * 1000);
 	}
 	return 0;
 }
