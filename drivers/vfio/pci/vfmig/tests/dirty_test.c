@@ -77,17 +77,6 @@ static void precopy_info(struct kunit *test, struct file *f, u64 *initial,
 	*dirty = out->dirty_bytes;
 }
 
-static unsigned long data_size(struct kunit *test, struct vfmig_fake *fake)
-{
-	struct vfio_device *core_vdev = &fake->vdev->core_device.vdev;
-	unsigned long size = 0;
-
-	KUNIT_EXPECT_EQ(test,
-			core_vdev->mig_ops->migration_get_data_size(core_vdev, &size),
-			0);
-	return size;
-}
-
 /* The guest writes page @page (a new byte pattern), and it is marked. */
 static void write_page(struct vfmig_fake *fake, unsigned int page, u8 fill,
 		       bool mark)
@@ -155,12 +144,12 @@ static void dirty_rounds_send_written_pages(struct kunit *test)
 	/* The last writes before the VM stops: STOP_COPY carries just them. */
 	write_page(src, 50, 0xc1, true);
 	write_page(src, 51, 0xc2, true);
-	left = data_size(test, src);
+	left = fake_data_size(test, src);
 	KUNIT_EXPECT_EQ(test, left, 2 * PAGE_SIZE + REC + TAIL(src));
 	KUNIT_ASSERT_NULL(test, fake_set_state(src, S(PRE_COPY_P2P)));
 	KUNIT_ASSERT_NULL(test, fake_set_state(src, S(STOP_COPY)));
 	KUNIT_EXPECT_FALSE(test, vfmig_dirty_tracking(src->vdev));
-	KUNIT_EXPECT_EQ(test, data_size(test, src), left);
+	KUNIT_EXPECT_EQ(test, fake_data_size(test, src), left);
 	KUNIT_EXPECT_EQ(test, read_until(test, f, &s, 0), left);
 	KUNIT_ASSERT_NULL(test, fake_set_state(src, S(STOP)));
 	fput(f);

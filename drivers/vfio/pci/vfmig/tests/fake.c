@@ -643,6 +643,24 @@ long fake_ioctl(struct kunit *test, struct file *file, unsigned int cmd,
 }
 
 /**
+ * fake_data_size() - VFIO_DEVICE_FEATURE_MIG_DATA_SIZE through the driver
+ * @test: the test; a failed call fails it
+ * @fake: the fake
+ *
+ * Return: the stop_copy_length the driver reported.
+ */
+unsigned long fake_data_size(struct kunit *test, struct vfmig_fake *fake)
+{
+	struct vfio_device *core_vdev = &fake->vdev->core_device.vdev;
+	unsigned long size = 0;
+
+	KUNIT_EXPECT_EQ(test,
+			core_vdev->mig_ops->migration_get_data_size(core_vdev, &size),
+			0);
+	return size;
+}
+
+/**
  * fake_file_dead() - is a data file disabled?
  * @file: the file
  *

@@ -116,6 +116,7 @@ ssize_t fake_read(struct kunit *test, struct file *file, void *buf,
 		  size_t len);
 long fake_ioctl(struct kunit *test, struct file *file, unsigned int cmd,
 		const void *arg, size_t len);
+unsigned long fake_data_size(struct kunit *test, struct vfmig_fake *fake);
 int vfmig_fake_pdevs_live(void);
 bool fake_file_dead(struct file *file);
 bool fake_file_saving(struct file *file);

@@ -196,17 +196,6 @@ static u8 *save_all(struct kunit *test, struct file *f, size_t max,
 	return buf;
 }
 
-static unsigned long data_size(struct kunit *test, struct vfmig_fake *fake)
-{
-	struct vfio_device *core_vdev = &fake->vdev->core_device.vdev;
-	unsigned long size = 0;
-
-	KUNIT_EXPECT_EQ(test,
-			core_vdev->mig_ops->migration_get_data_size(core_vdev, &size),
-			0);
-	return size;
-}
-
 /* QEMU sizes its switchover on MIG_DATA_SIZE: it must be the real size. */
 static void save_size_is_mig_data_size(struct kunit *test)
 {
@@ -219,7 +208,7 @@ static void save_size_is_mig_data_size(struct kunit *test)
 	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
 	f = fake_set_state(fake, S(STOP_COPY));
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
-	promised = data_size(test, fake);
+	promised = fake_data_size(test, fake);
 	save_all(test, f, 2 * FAKE_MEM_SIZE, &len);
 	KUNIT_EXPECT_EQ(test, (unsigned long)len, promised);
 	/* More than one memory record: the BAR is larger than a payload. */
