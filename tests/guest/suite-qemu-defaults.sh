@@ -8,7 +8,10 @@
 # device. It needs a kernel that can report DMA logging (IOMMUFD; /dev/iommu
 # shows it): there vfmig offers DMA logging whose reports are empty
 # (ivshmem-plain cannot DMA), so QEMU does not count all guest RAM dirty at
-# every sync. Debian's kernels lack IOMMUFD; the rig's debug kernel has it.
+# every sync. Debian's kernels lack IOMMUFD; the rig's debug kernel has it,
+# but there (KASAN, TCG) the nested guest had not booted after 3 minutes:
+# this suite is in no default list until a rig kernel with IOMMUFD and
+# without the debug options runs it (Documentation/migration.md).
 . /opt/vfmig/tests/guest/lib.sh
 plan 8
 
