@@ -969,21 +969,10 @@ static void test_dirty_ends(void)
 
 /* ---- DMA logging ---- */
 
-/* One VFIO_DEVICE_FEATURE call; @size bytes of payload. */
+/* One VFIO_DEVICE_FEATURE call on @d (tools/lib). */
 static int dev_feature(struct dev *d, uint32_t flags, void *data, size_t size)
 {
-	union {
-		struct vfio_device_feature f;
-		uint64_t align;
-		uint8_t raw[sizeof(struct vfio_device_feature) + 64];
-	} u;
-
-	memset(&u, 0, sizeof(u));
-	u.f.argsz = sizeof(u.f) + size;
-	u.f.flags = flags;
-	if (size)
-		memcpy(u.f.data, data, size);
-	return ioctl(d->h.device, VFIO_DEVICE_FEATURE, &u.f) ? -errno : 0;
+	return vfmig_feature(d->h.device, flags, data, size);
 }
 
 static int log_start(struct dev *d, uint64_t iova, uint64_t len)

@@ -74,7 +74,7 @@ char *vfmig_flags_str(uint64_t flags, char *buf, size_t len)
  * One VFIO_DEVICE_FEATURE call: the header followed by @size bytes of
  * feature data, copied in from and out to @data.
  */
-static int feature(int dev, uint32_t flags, void *data, size_t size)
+int vfmig_feature(int dev, uint32_t flags, void *data, size_t size)
 {
 	union {
 		struct vfio_device_feature f;
@@ -88,9 +88,10 @@ static int feature(int dev, uint32_t flags, void *data, size_t size)
 	memset(&u, 0, sizeof(u));
 	u.f.argsz = sizeof(u.f) + size;
 	u.f.flags = flags;
-	memcpy(u.f.data, data, size);
+	if (size)
+		memcpy(u.f.data, data, size);
 	ret = ioctl(dev, VFIO_DEVICE_FEATURE, &u.f) ? -errno : 0;
-	if (!ret)
+	if (!ret && size)
 		memcpy(data, u.f.data, size);
 	return ret;
 }
@@ -98,7 +99,7 @@ static int feature(int dev, uint32_t flags, void *data, size_t size)
 int vfmig_mig_flags(int dev, uint64_t *flags)
 {
 	struct vfio_device_feature_migration m = { 0 };
-	int ret = feature(dev, VFIO_DEVICE_FEATURE_GET |
+	int ret = vfmig_feature(dev, VFIO_DEVICE_FEATURE_GET |
 			  VFIO_DEVICE_FEATURE_MIGRATION, &m, sizeof(m));
 
 	*flags = ret ? 0 : m.flags;
@@ -108,7 +109,7 @@ int vfmig_mig_flags(int dev, uint64_t *flags)
 int vfmig_get_state(int dev, uint32_t *state)
 {
 	struct vfio_device_feature_mig_state s = { .data_fd = -1 };
-	int ret = feature(dev, VFIO_DEVICE_FEATURE_GET |
+	int ret = vfmig_feature(dev, VFIO_DEVICE_FEATURE_GET |
 			  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &s, sizeof(s));
 
 	*state = ret ? VFIO_DEVICE_STATE_ERROR : s.device_state;
@@ -121,7 +122,7 @@ int vfmig_set_state(int dev, uint32_t state, int *data_fd)
 		.device_state = state,
 		.data_fd = -1,
 	};
-	int ret = feature(dev, VFIO_DEVICE_FEATURE_SET |
+	int ret = vfmig_feature(dev, VFIO_DEVICE_FEATURE_SET |
 			  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &s, sizeof(s));
 
 	if (ret)
@@ -136,7 +137,7 @@ int vfmig_set_state(int dev, uint32_t state, int *data_fd)
 int vfmig_data_size(int dev, uint64_t *size)
 {
 	struct vfio_device_feature_mig_data_size d = { 0 };
-	int ret = feature(dev, VFIO_DEVICE_FEATURE_GET |
+	int ret = vfmig_feature(dev, VFIO_DEVICE_FEATURE_GET |
 			  VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, &d, sizeof(d));
 
 	*size = ret ? 0 : d.stop_copy_length;

@@ -68,6 +68,17 @@ int vfmig_get_state(int dev, uint32_t *state);
 int vfmig_set_state(int dev, uint32_t state, int *data_fd);
 
 /**
+ * vfmig_feature() - one VFIO_DEVICE_FEATURE call
+ * @dev: the device descriptor
+ * @flags: VFIO_DEVICE_FEATURE_* (GET, SET, PROBE and the feature)
+ * @data: the feature's payload, updated from the kernel on success
+ * @size: its size, at most 64 bytes (0 for none, or a PROBE)
+ *
+ * Return: 0 or a negative errno (-E2BIG for a payload over 64 bytes).
+ */
+int vfmig_feature(int dev, uint32_t flags, void *data, size_t size);
+
+/**
  * vfmig_data_size() - VFIO_DEVICE_FEATURE_MIG_DATA_SIZE (GET)
  * @dev: the device descriptor
  * @size: set to the estimated STOP_COPY length

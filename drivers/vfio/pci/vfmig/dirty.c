@@ -216,6 +216,7 @@ u64 vfmig_dirty_weight(struct vfmig_device *vdev)
 	spin_unlock(&vdev->dirty_lock);
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(vfmig_dirty_weight);
 
 /* The fault's page range as a byte range of the BAR, then mark it. */
 static void vfmig_dirty_mark_fault(struct vm_fault *vmf, unsigned int order)
