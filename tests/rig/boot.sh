@@ -119,8 +119,16 @@ console=$VFMIG_OUT/console.log
 # hung). Either way: dump what QEMU knows, including the 9p devices'
 # virtqueues (a lost interrupt shows as a used index the guest never
 # consumed), and end the VM, so the run fails fast and says so.
+#
+# Before that, from 30 s of silence on, it looks for a vCPU that QEMU left
+# asleep with an interrupt pending (tests/rig/lost_wakeup.py: halted, IF
+# set, a vector in IRR above PPR, a state no real CPU stays in). Seen the
+# same on two looks in a row, the vCPU is woken with a device interrupt
+# (then an NMI), and the run goes on; each wake is logged and reported
+# with the results. A guest that is truly hung stays silent and still
+# ends as a stall.
 stall_watch() {
-	local pid=$1 last=0 size quiet=0 why
+	local pid=$1 last=0 size quiet=0 why stuck seen='' wakes=0 how
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 10
 		why=''
@@ -133,9 +141,27 @@ stall_watch() {
 		if [ -z "$why" ] && [ "$size" != "$last" ]; then
 			last=$size
 			quiet=0
+			seen=''
 			continue
 		fi
 		quiet=$((quiet + 10))
+		if [ -z "$why" ] && [ "$quiet" -ge 30 ] && [ "$quiet" -lt "$stall" ]; then
+			if ! stuck=$(python3 "$VFMIG_TOP/tests/rig/lost_wakeup.py" check \
+				"$VFMIG_OUT/monitor.sock" "$smp" 2> /dev/null); then
+				seen=''
+			elif [ "$seen" != "$stuck" ]; then
+				seen=$stuck
+			else
+				wakes=$((wakes + 1))
+				how=key
+				[ $((wakes % 2)) -eq 0 ] && how=nmi
+				python3 "$VFMIG_TOP/tests/rig/lost_wakeup.py" kick \
+					"$VFMIG_OUT/monitor.sock" "$how" > /dev/null 2>&1
+				echo "$(date +%T) after ${quiet}s of silence: $(echo "$stuck" | tr '\n' ' ')- woken by $how" \
+					>> "$VFMIG_OUT/lost-wakeups.log"
+				seen=''
+			fi
+		fi
 		[ -z "$why" ] && [ "$quiet" -lt "$stall" ] && continue
 		python3 - "$VFMIG_OUT/monitor.sock" "$smp" > "$VFMIG_OUT/stall-dump.txt" 2>&1 <<'PY'
 import re, socket, sys, time
@@ -175,7 +201,7 @@ run_once() {
 	# Suites with nested KVM guests skip them under single-threaded TCG.
 	echo "export VFMIG_TCG_THREADS=$tcg_threads" >> "$res/params"
 	: > "$console"
-	rm -f "$VFMIG_OUT/qemu.pid" "$VFMIG_OUT/ivshmem.sock"
+	rm -f "$VFMIG_OUT/qemu.pid" "$VFMIG_OUT/ivshmem.sock" "$VFMIG_OUT/lost-wakeups.log"
 	# D's server: one client, this boot's QEMU; it ends when QEMU does.
 	python3 "$VFMIG_TOP/tests/rig/ivshmem_server.py" "$VFMIG_OUT/ivshmem.sock" \
 		> "$VFMIG_OUT/ivshmem-server.log" 2>&1 &
@@ -257,6 +283,11 @@ python3 "$VFMIG_TOP/tests/harness/tapcheck.py" --prefix "$prefix" \
 	--expect "$(IFS=,; echo "${suites[*]}")" --kernel-log "$klog" \
 	"$res/guest.log"
 checked=$?
+# Not a result of ours (the emulator dropped the wakeup), but never silent.
+if [ -s "$VFMIG_OUT/lost-wakeups.log" ]; then
+	echo "# $prefix: the rig woke a vCPU QEMU had left asleep with an interrupt pending, $(wc -l < "$VFMIG_OUT/lost-wakeups.log") time(s) (Documentation/testing.md):"
+	sed "s/^/# $prefix: lost wakeup: /" "$VFMIG_OUT/lost-wakeups.log"
+fi
 if ! grep -q VFMIG-GUEST-INIT "$console"; then
 	echo "not ok - $prefix: test VM boots to the test init # no boot in $tries tries, see $VFMIG_OUT"
 	exit 1

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Find and wake a test-VM vCPU that QEMU left asleep with an interrupt
+pending (Documentation/testing.md, "A vCPU that sleeps through its timer").
+
+The signature: the vCPU is halted (HLT=1) with interrupts enabled (IF in
+RFLAGS) and its local APIC holds a vector in IRR whose priority class is
+above the processor priority (PPR). A real CPU in that state takes the
+interrupt at once; one that stays so across two looks seconds apart has
+lost its wakeup in the emulator. (Seen in CI under QEMU 7.2's
+multi-threaded TCG with nested SVM guests: helper_vmrun() ORs into
+interrupt_request without the BQL and can drop the CPU_INTERRUPT_POLL the
+APIC timer set from the main loop; QEMU 10.2 made those updates atomic.)
+A device interrupt raised from outside the vCPU thread makes QEMU re-read
+the whole IRR (apic_poll_irq()), so a key press on the PS/2 keyboard wakes
+it; an NMI is the second try.
+
+  lost_wakeup.py check SOCK NCPUS   ask the monitor; exit 0 and print the
+                                    stuck vCPUs if any, else exit 1
+  lost_wakeup.py kick SOCK HOW      HOW: key (sendkey) or nmi
+  lost_wakeup.py parse FILE         the verdict on a saved monitor dump
+"""
+import re
+import socket
+import sys
+import time
+
+
+def monitor(sock, cmds):
+    """Run human-monitor commands; return their output, escapes removed."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.settimeout(2)
+    out = []
+    for cmd in cmds:
+        s.send((cmd + '\n').encode())
+        time.sleep(1)
+        try:
+            out.append(s.recv(1 << 20).decode(errors='replace'))
+        except OSError:
+            pass
+    s.close()
+    # The monitor echoes each keystroke with cursor moves: drop them.
+    return re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', ''.join(out)).replace('\r', '')
+
+
+def stuck_cpus(dump):
+    """The vCPUs of a dump of 'info registers -a' and 'info lapic N' that
+    sleep through a deliverable interrupt, as (cpu, description)."""
+    regs = {}
+    cpu = None
+    for line in dump.splitlines():
+        m = re.match(r'\s*CPU#(\d+)', line)
+        if m:
+            cpu = int(m.group(1))
+            continue
+        m = re.search(r'RIP=([0-9a-f]+) RFL=([0-9a-f]+) .*HLT=(\d)', line)
+        if m and cpu is not None and cpu not in regs:
+            regs[cpu] = (m.group(1), int(m.group(2), 16), m.group(3) == '1')
+    stuck = []
+    for m in re.finditer(r'dumping local APIC state for CPU (\d+)(.*?)(?=dumping local APIC|\Z)',
+                         dump, re.S):
+        n = int(m.group(1))
+        body = m.group(2)
+        irr = re.search(r'^IRR\s+(.*)$', body, re.M)
+        ppr = re.search(r'PPR 0x([0-9a-f]+)', body)
+        if n not in regs or not irr or not ppr:
+            continue
+        rip, rfl, halted = regs[n]
+        vectors = [int(v) for v in re.findall(r'(\d+)(?:\(level\))?', irr.group(1))]
+        ppr_class = int(ppr.group(1), 16) >> 4
+        pending = [v for v in vectors if v >> 4 > ppr_class]
+        if halted and rfl & 0x200 and pending:
+            stuck.append((n, 'CPU#%d halted with IF=1 at RIP=%s, IRR %s above PPR 0x%s'
+                          % (n, rip, ' '.join(map(str, pending)), ppr.group(1))))
+    return stuck
+
+
+def main():
+    what = sys.argv[1]
+    if what == 'parse':
+        with open(sys.argv[2], errors='replace') as f:
+            dump = f.read()
+    elif what == 'check':
+        n = int(sys.argv[3])
+        dump = monitor(sys.argv[2], ['info registers -a'] +
+                       ['info lapic %d' % i for i in range(n)])
+    elif what == 'kick':
+        # shift: a key press no shell acts on; the PS/2 controller every
+        # PC machine has raises IRQ 1 through the IOAPIC.
+        monitor(sys.argv[2], ['sendkey shift' if sys.argv[3] == 'key' else 'nmi'])
+        return 0
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    stuck = stuck_cpus(dump)
+    for _, why in stuck:
+        print(why)
+    return 0 if stuck else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
