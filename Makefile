@@ -5,6 +5,7 @@
 #   make                      build against the running kernel
 #   make KDIR=/path/to/build  build against another kernel's build tree
 #   make W=1 C=2              extra warnings and sparse on every file
+#   make CONFIG_VFMIG_FAULT_INJECTION=y   with the debugfs fault files (test hosts)
 #   make checkpatch           scripts/checkpatch.pl --strict on our sources
 #   make install              install into /lib/modules/<kver>/updates and depmod (SIGN=1 signs)
 
@@ -14,6 +15,9 @@ VFMIG_CACHE ?= /var/cache/vfmig
 CHECKPATCH ?= $(VFMIG_CACHE)/linux-source/scripts/checkpatch.pl
 
 export CONFIG_VFMIG_VFIO_PCI ?= m
+# Test hooks (drivers/vfio/pci/vfmig/Kconfig): off unless asked for, e.g.
+# "make CONFIG_VFMIG_FAULT_INJECTION=y" (the test rig does).
+export CONFIG_VFMIG_FAULT_INJECTION ?= n
 
 # Distribution kernels sign modules at install with a key only their build
 # machines hold; an out-of-tree build has none, so sign only when asked

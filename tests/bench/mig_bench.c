@@ -412,12 +412,11 @@ static void bench_writer(struct dev *a)
 /* held_bytes from the driver's debugfs status, or -1. */
 static long long held_bytes(struct dev *d)
 {
-	char path[160], line[128];
+	char line[128];
 	long long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/status", d->bdf);
-	f = fopen(path, "r");
+	f = vfmig_status_open(d->bdf);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))

@@ -100,6 +100,15 @@ ivshmem_devices() {
 	done
 }
 
+# vfmig_dir BDF : the function's vfmig debugfs directory: inside vfio's
+# own per-device directory on a kernel with CONFIG_VFIO_DEBUGFS (the rig's
+# debug kernel), vfmig's own otherwise (Debian's). Debugfs must be mounted.
+vfmig_dir() {
+	local d=/sys/kernel/debug/vfio/$1/migration/vfmig
+	[ -d "$d" ] || d=/sys/kernel/debug/vfmig/$1
+	echo "$d"
+}
+
 # R: the ivshmem-plain on the root bus.
 ivshmem_root_bus_device() {
 	ivshmem_all | grep -E '^[0-9a-f]{4}:00:' | while read -r bdf; do

@@ -911,13 +911,11 @@ out:
 /* What the driver's debugfs status says of dirty tracking. */
 static bool tracking_on(struct dev *d)
 {
-	char path[160], line[128];
+	char line[128];
 	bool on = false;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/status",
-		 d->bdf);
-	f = fopen(path, "r");
+	f = vfmig_status_open(d->bdf);
 	if (!f)
 		return true;	/* unknown counts as left behind */
 	while (fgets(line, sizeof(line), f))

@@ -18,18 +18,20 @@ bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"
 # vfmig_is BDF STATE SAVING_FILE : the state and whether a saving file is
 # open (open|none); prints the status when it is not so.
 vfmig_is() {
-	local st=/sys/kernel/debug/vfmig/$1/status
+	local st
+	st=$(vfmig_dir "$1")/status
 	grep -qx "state: $2" "$st" && grep -qx "saving_file: $3" "$st" ||
 		{ tr '\n' ' ' < "$st"; return 1; }
 }
 resets_of() {
-	awk '/^resets:/ {print $2}' "/sys/kernel/debug/vfmig/$1/status"
+	awk '/^resets:/ {print $2}' "$(vfmig_dir "$1")/status"
 }
 
 # slow_migrate SRC DST BDF [PORT] : a migration that stays in PRE_COPY until
 # the scenario acts. Throttled to 4 MiB/s with QEMU's 300 ms downtime limit
-# it can never converge: vfmig reports its whole 16 MiB BAR as pending at
-# switchover, 4 s at that rate. (A 20 s limit converged within seconds once
+# it can never converge: without DMA logging (Debian's kernel) QEMU counts
+# all guest RAM dirty at every sync, and the first pass over the 16 MiB BAR
+# alone takes 4 s at that rate. (A 20 s limit converged within seconds once
 # the zero pages of guest RAM had gone, racing the scenario's action.)
 slow_migrate() {
 	local port=${4:-4444}

@@ -2,7 +2,7 @@
 # Suite "faults" (run by run-tests.sh, in a process of its own): the debugfs status and fault
 # injection (Documentation/fault-injection.md), driven with vfmigctl.
 . /opt/vfmig/tests/guest/lib.sh
-plan 20
+plan 21
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
@@ -11,9 +11,21 @@ ctl=$VFMIG_BIN/vfmigctl
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
 bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"
-dA=/sys/kernel/debug/vfmig/$A
-dB=/sys/kernel/debug/vfmig/$B
-check "debugfs has a directory per function" "no $dA" \
+dA=$(vfmig_dir "$A")
+dB=$(vfmig_dir "$B")
+# vfio makes /sys/kernel/debug/vfio only with CONFIG_VFIO_DEBUGFS (the
+# debug kernel has it, Debian's has not): then vfmig's files must be in
+# vfio's per-device directory and vfmig must make no root of its own.
+if [ -d /sys/kernel/debug/vfio ]; then
+	want=/sys/kernel/debug/vfio/$A/migration/vfmig
+	check "the directory is in vfio's per-device one (CONFIG_VFIO_DEBUGFS)" \
+		"$dA; $(ls -d /sys/kernel/debug/vfmig 2>/dev/null)" \
+		eval '[ "$dA" = "$want" ] && [ ! -e /sys/kernel/debug/vfmig ]'
+else
+	check "the directory is vfmig's own (no CONFIG_VFIO_DEBUGFS)" "$dA" \
+		test "$dA" = "/sys/kernel/debug/vfmig/$A"
+fi
+check "debugfs has a directory per function, with the fault files" "no $dA or no fail_arc" \
 	test -r "$dA/status" -a -w "$dA/fail_arc" -a -w "$dB/reset_at"
 check "status reads RUNNING at rest" "$(head -n 1 "$dA/status")" \
 	grep -q '^state: RUNNING' "$dA/status"
@@ -144,7 +156,7 @@ echo > "/sys/bus/pci/devices/$A/driver_override"
 unbind "$B" > /dev/null
 if [ "$unbound" = yes ]; then
 	check "modprobe -r removes the debugfs directory" "still there" \
-		eval 'modprobe -r "$VFMIG_MODULE" && [ ! -e /sys/kernel/debug/vfmig ]'
+		eval 'modprobe -r "$VFMIG_MODULE" && [ ! -e "$dA" ] && [ ! -e /sys/kernel/debug/vfmig ]'
 else
 	not_ok "modprobe -r removes the debugfs directory" "not tried: an unbind of A still hangs"
 fi

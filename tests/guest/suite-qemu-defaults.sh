@@ -29,7 +29,7 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
 check "functions A and B bound" "bind failed" \
 	eval 'bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"'
-reports() { sed -n 's/^dma_logging: .*, \([0-9]*\) reports$/\1/p' "/sys/kernel/debug/vfmig/$1/status"; }
+reports() { sed -n 's/^dma_logging: .*, \([0-9]*\) reports$/\1/p' "$(vfmig_dir "$1")/status"; }
 
 # The baseline: the same L2, idle, without the device.
 vm_start base -

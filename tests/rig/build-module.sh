@@ -21,21 +21,49 @@ mkdir -p "$dst" "$tree/results"	# the guest mounts its results share there
 (cd "$VFMIG_TOP" && tar -cf - Makefile Kbuild Kconfig drivers include tools tests/guest tests/bench) |
 	tar -xf - -C "$dst"
 
+# The rig's modules carry the fault-injection hooks (the faults suite
+# drives them); a production build must carry none. Both are built, with
+# W=1, and each is checked for what it must and must not hold.
+hooks="CONFIG_VFMIG_FAULT_INJECTION=y"
+ko=drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 blog=$VFMIG_OUT/build.log
 if in_tree "$tree" make -C /opt/vfmig KDIR="/lib/modules/$kver/build" \
-	W=1 C=2 > "$blog" 2>&1; then
+	W=1 C=2 $hooks > "$blog" 2>&1; then
 	echo "ok - module builds against $kver"
 else
 	tail -n 40 "$blog" >&2
 	echo "not ok - module builds against $kver # see $blog"
 	exit 1
 fi
+prod=$tree/opt/vfmig-production
+rm -rf "$prod"
+cp -a "$dst" "$prod"
+in_tree "$tree" make -s -C /opt/vfmig-production KDIR="/lib/modules/$kver/build" clean \
+	> /dev/null 2>&1
+if in_tree "$tree" make -C /opt/vfmig-production KDIR="/lib/modules/$kver/build" \
+	W=1 >> "$blog" 2>&1; then
+	echo "ok - module builds against $kver without CONFIG_VFMIG_FAULT_INJECTION"
+else
+	tail -n 40 "$blog" >&2
+	echo "not ok - module builds against $kver without CONFIG_VFMIG_FAULT_INJECTION # see $blog"
+	exit 1
+fi
 # Our own diagnostics only: the kernel headers are not ours to fix.
-if grep -E '^(/opt/vfmig/)?(drivers|include)/.*: (warning|error):' "$blog" >&2; then
+if grep -E '^(/opt/vfmig(-production)?/)?(drivers|include)/.*: (warning|error):' "$blog" >&2; then
 	echo "not ok - W=1 and sparse (C=2) report nothing # see $blog"
 else
 	echo "ok - W=1 and sparse (C=2) report nothing"
 fi
+# The fault files' names (string literals of fault_inject.c only; not a
+# symbol name, which a production build's DWARF keeps for inlines): in
+# the test build, in no production build.
+holds_hooks() { grep -qa fail_arc "$1"; }
+if holds_hooks "$dst/$ko" && ! holds_hooks "$prod/$ko"; then
+	echo "ok - only the CONFIG_VFMIG_FAULT_INJECTION build carries the fault hooks"
+else
+	echo "not ok - only the CONFIG_VFMIG_FAULT_INJECTION build carries the fault hooks # test build: $(holds_hooks "$dst/$ko" && echo has || echo lacks) them, production: $(holds_hooks "$prod/$ko" && echo has || echo lacks) them"
+fi
+rm -rf "$prod"
 
 # Two install paths, one per kernel, so both work every run and the
 # suites load what each installed: the stock kernel's module goes in
@@ -50,13 +78,13 @@ if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	want=$mods/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 	rm -rf "$tree$mods/dkms"
 	do_install() {
-		in_tree "$tree" make -C /opt/vfmig KDIR="/lib/modules/$kver/build" install
+		in_tree "$tree" make -C /opt/vfmig KDIR="/lib/modules/$kver/build" $hooks install
 	}
 else
 	how=DKMS
 	want=$mods/dkms/vfmig-vfio-pci.ko
 	rm -f "$tree$mods"/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko*
-	do_install() { dkms_install "$tree" "$kver"; }
+	do_install() { dkms_install "$tree" "$kver" "$hooks"; }
 fi
 # Both compress the module as the kernel's own are (.ko.xz on Debian).
 if do_install >> "$blog" 2>&1 &&

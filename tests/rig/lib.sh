@@ -69,18 +69,20 @@ in_tree() {
 	return $rc
 }
 
-# dkms_install ROOT KVER : install vfmig with DKMS inside ROOT for KVER, as
+# dkms_install ROOT KVER [VARS] : install vfmig with DKMS inside ROOT for KVER, as
 # a host does (dkms.conf): a fresh copy of the sources in
 # /usr/src/vfmig-<version>, any earlier one removed from DKMS first.
 # Output goes to stdout; the status is DKMS's.
 dkms_install() {
-	local root=$1 kver=$2 ver src
+	local root=$1 kver=$2 vars=${3:-} ver src
 	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$VFMIG_TOP/dkms.conf")
 	src=$root/usr/src/vfmig-$ver
 	rm -rf "$src"
 	mkdir -p "$src"
 	(cd "$VFMIG_TOP" && tar -cf - dkms.conf Makefile Kbuild Kconfig drivers include) |
 		tar -xf - -C "$src"
-	in_tree "$root" sh -c "{ dkms remove vfmig/$ver --all || true; } &&
+	# VARS (e.g. CONFIG_VFMIG_FAULT_INJECTION=y) reach the Makefile through
+	# the environment DKMS runs make in.
+	in_tree "$root" env $vars sh -c "{ dkms remove vfmig/$ver --all || true; } &&
 		dkms add vfmig/$ver && dkms install vfmig/$ver -k $kver"
 }

@@ -249,3 +249,17 @@ int vfmig_write_data(int fd, const void *buf, size_t len, size_t chunk,
 		*done = pos;
 	return ret;
 }
+
+FILE *vfmig_status_open(const char *bdf)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/vfio/%s/migration/vfmig/status", bdf);
+	f = fopen(path, "r");
+	if (f)
+		return f;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfmig/%s/status", bdf);
+	return fopen(path, "r");
+}

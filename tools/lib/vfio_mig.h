@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/vfio.h>
 
 /**
@@ -151,5 +152,16 @@ int vfmig_save(int dev, struct vfmig_buf *b);
  */
 int vfmig_write_data(int fd, const void *buf, size_t len, size_t chunk,
 		     size_t *done);
+
+/**
+ * vfmig_status_open() - open a function's vfmig debugfs status file
+ * @bdf: the function, e.g. "0000:01:00.0"
+ *
+ * In vfio's per-device directory on a kernel with CONFIG_VFIO_DEBUGFS,
+ * in vfmig's own otherwise (drivers/vfio/pci/vfmig/debugfs.c).
+ *
+ * Return: the open file, or NULL (errno set) if neither exists.
+ */
+FILE *vfmig_status_open(const char *bdf);
 
 #endif /* VFMIG_VFIO_MIG_H */

@@ -396,6 +396,7 @@ void vfmig_mig_init(struct vfmig_device *vdev)
 	for (i = 0; i < VFMIG_LOG_NR; i++)
 		ratelimit_state_init(&vdev->log_rs[i], VFMIG_LOG_INTERVAL,
 				     VFMIG_LOG_BURST);
+	vfmig_stats_init(vdev);
 	vfmig_faults_init(vdev);
 	vfmig_dirty_init(vdev);
 	vdev->mig_state = VFIO_DEVICE_STATE_RUNNING;

@@ -107,7 +107,6 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return PTR_ERR(vdev);
 	vdev->backend = backend;
 	vfmig_mig_init(vdev);
-	vfmig_debugfs_add(vdev);
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
 		vdev->bar_size[bar] = pci_resource_len(pdev, bar);
 
@@ -130,11 +129,12 @@ static int vfmig_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto out_put;
 
+	/* After registering: the directory may be inside vfio's own. */
+	vfmig_debugfs_add(vdev);
 	pci_info(pdev, "vfmig: bound with the %s backend\n", backend->name);
 	return 0;
 
 out_put:
-	vfmig_debugfs_remove(vdev);
 	vfio_put_device(&vdev->core_device.vdev);
 	return ret;
 }
@@ -149,6 +149,7 @@ static void vfmig_remove(struct pci_dev *pdev)
 	vfmig_unbind_begin(vdev);
 	vfio_pci_core_unregister_device(core);
 	vfmig_debugfs_remove(vdev);
+	vfmig_faults_stop(vdev);
 	vfio_put_device(&core->vdev);
 }
 

@@ -199,7 +199,7 @@ void vfmig_reset_done(struct pci_dev *pdev)
 		return;
 	/* First: from here on the gate refuses the files this reset ends. */
 	atomic_inc(&vdev->reset_gen);
-	atomic_inc(&vdev->faults.resets);
+	atomic_inc(&vdev->stats.resets);
 	spin_lock(&vdev->reset_lock);
 	vdev->deferred_reset = true;
 	if (!mutex_trylock(&vdev->state_mutex)) {

@@ -40,39 +40,22 @@
 #include <linux/vfio_pci_core.h>
 #include <vfmig/backend.h>
 
+#include "fault_inject.h"
+
 struct vfmig_migf;
 struct dentry;
 
 /**
- * struct vfmig_faults - debugfs status and fault injection (debugfs.c)
- * @lock: protects the fields below but the atomics
- * @dir: the device's debugfs directory
- * @arc_from: the arc to fail: its start
- * @arc_to: its end
- * @arc_err: the negative errno it fails with; 0: none
- * @fail_resume: the next RESUMING -> STOP refuses the stream
- * @reset_save_at: reset the function when a saving file has read this many
- *	bytes; 0: never
- * @reset_load_at: the same for a resuming file
- * @reset_work: runs the reset outside the data path
- * @removed: the device is being removed: @reset_work is not queued again
+ * struct vfmig_stats - what the status file reports (stats.c)
+ * @lock: protects @last_errno and @last_error
  * @bytes_saved: bytes userspace read from saving files
  * @bytes_loaded: bytes userspace wrote to resuming files
  * @resets: resets of the function seen by reset_done
  * @last_errno: the last error reported, or 0
  * @last_error: what it was
  */
-struct vfmig_faults {
+struct vfmig_stats {
 	spinlock_t lock;	/* see @lock above */
-	struct dentry *dir;
-	int arc_from;
-	int arc_to;
-	int arc_err;
-	bool fail_resume;
-	u64 reset_save_at;
-	u64 reset_load_at;
-	struct work_struct reset_work;
-	bool removed;
 	atomic64_t bytes_saved;
 	atomic64_t bytes_loaded;
 	atomic_t resets;
@@ -155,7 +138,10 @@ enum vfmig_log {
  *	device: a device access waiting for that lock gives up (-ENODEV)
  *	instead of waiting for a close its own ioctl prevents.
  * @log_rs: rate limits of the lines in enum vfmig_log
- * @faults: debugfs status and fault injection
+ * @stats: counters and the last error (stats.c)
+ * @debugfs_dir: the device's debugfs directory, or NULL (debugfs.c)
+ * @faults: the faults requested (fault_inject.h; empty unless
+ *	CONFIG_VFMIG_FAULT_INJECTION)
  */
 struct vfmig_device {
 	struct vfio_pci_core_device core_device;
@@ -182,6 +168,8 @@ struct vfmig_device {
 	atomic64_t held_bytes;
 
 	struct ratelimit_state log_rs[VFMIG_LOG_NR];
+	struct vfmig_stats stats;
+	struct dentry *debugfs_dir;
 	struct vfmig_faults faults;
 };
 
@@ -254,13 +242,12 @@ pci_ers_result_t vfmig_error_detected(struct pci_dev *pdev,
 /* debugfs.c */
 void vfmig_debugfs_init(void);
 void vfmig_debugfs_exit(void);
-void vfmig_faults_init(struct vfmig_device *vdev);
 void vfmig_debugfs_add(struct vfmig_device *vdev);
 void vfmig_debugfs_remove(struct vfmig_device *vdev);
+
+/* stats.c */
+void vfmig_stats_init(struct vfmig_device *vdev);
 void vfmig_note_error(struct vfmig_device *vdev, int err, const char *why);
-int vfmig_fault_arc(struct vfmig_device *vdev, enum vfio_device_mig_state from,
-		    enum vfio_device_mig_state to);
-bool vfmig_fault_resume(struct vfmig_device *vdev);
 void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n);
 
 /**

@@ -676,9 +676,9 @@ static void error_detected_fails_files(struct kunit *test)
 	vfmig_err_resume(fake->pdev);
 	expect_reset_outcome(test, fake, f);
 	KUNIT_EXPECT_FALSE(test, fake->vdev->channel_failed);
-	resets = atomic_read(&fake->vdev->faults.resets);
+	resets = atomic_read(&fake->vdev->stats.resets);
 	vfmig_err_resume(fake->pdev);
-	KUNIT_EXPECT_EQ(test, atomic_read(&fake->vdev->faults.resets), resets);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fake->vdev->stats.resets), resets);
 	fput(f);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);

@@ -65,10 +65,10 @@ static void expect_refused_at_stop(struct kunit *test, enum fake_omit omit,
 	/* Documentation/migration.md, ERROR policy 4: part of a stream. */
 	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
 	KUNIT_EXPECT_TRUE(test, fake_file_dead(f));
-	KUNIT_EXPECT_EQ(test, fake->vdev->faults.last_errno, -EINVAL);
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.last_errno, -EINVAL);
 	KUNIT_EXPECT_NOT_NULL_MSG(test,
-				  strstr(fake->vdev->faults.last_error, why),
-				  "last error: %s", fake->vdev->faults.last_error);
+				  strstr(fake->vdev->stats.last_error, why),
+				  "last error: %s", fake->vdev->stats.last_error);
 	KUNIT_EXPECT_EQ(test, fake->seen[FAKE_LOAD_REGS], 0);
 	fput(f);
 	vfmig_fake_close(fake);
