@@ -358,7 +358,7 @@ static double writer_rate(struct dev *d, bool rounds, double secs)
 	struct writer w = { .d = d };
 	uint8_t *buf = rounds ? malloc(cap) : NULL;
 	uint64_t init, dirty;
-	int fd = -1, nrounds = 0;
+	int fd = -1;
 	double t0, t;
 	pthread_t th;
 	bool eof;
@@ -378,7 +378,6 @@ static double writer_rate(struct dev *d, bool rounds, double secs)
 			if (vfmig_precopy_info(fd, &init, &dirty))
 				die("PRECOPY_INFO", errno);
 			read_all(fd, buf, cap, &eof);
-			nrounds++;
 		}
 		t = now();
 	} while (t - t0 < secs);
