@@ -220,7 +220,9 @@ dmesg_bad_since() {
 # l2_run BDF LOG [QEMU ARGS...] : boot the nested guest with BDF attached
 # through vfio-pci until its init powers off. Uses nested KVM when the
 # test VM offers it (-cpu max gives SVM), TCG otherwise. Sets L2_ACCEL and
-# L2_SECS; succeeds when the L2 init reported it was done.
+# L2_SECS; succeeds when the L2 init reported it was done. Under KVM the
+# guest gets -cpu host, or VFMIG_L2_CPU (to narrow a nested-virtualization
+# fault down to a CPU feature).
 l2_run() {
 	local bdf=$1 log=$2 t0 limit=300
 	shift 2
@@ -228,7 +230,7 @@ l2_run() {
 	local cpu=max
 	if [ -c /dev/kvm ]; then
 		L2_ACCEL=kvm
-		cpu=host
+		cpu=${VFMIG_L2_CPU:-host}
 	else
 		limit=600
 	fi
@@ -260,7 +262,7 @@ vm_start() {
 	# BDF "-": no device, an idle guest (the baseline of a comparison).
 	[ "$bdf" = - ] && dev=() append="vfmig.idle"
 	VM_ACCEL=tcg
-	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=host
+	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=${VFMIG_L2_CPU:-host}
 	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"
 	qemu-system-x86_64 -M q35 -accel "$VM_ACCEL" -cpu "$cpu" -m 128M -smp 1 \
 		-nodefaults -display none -name "$name" \

@@ -196,7 +196,7 @@ run_once() {
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
 	# The suites' knobs (durations, iteration counts, seeds) go along.
-	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ)_[A-Z_]+=[0-9A-Za-z]*$' |
+	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ|L2)_[A-Z_]+=[0-9A-Za-z,+-]*$' |
 		sed 's/^/export /' >> "$res/params"
 	# Suites with nested KVM guests skip them under single-threaded TCG.
 	echo "export VFMIG_TCG_THREADS=$tcg_threads" >> "$res/params"
