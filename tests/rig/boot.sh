@@ -123,12 +123,13 @@ console=$VFMIG_OUT/console.log
 # Before that, from 30 s of silence on, it looks for a vCPU that QEMU left
 # asleep with an interrupt pending (tests/rig/lost_wakeup.py: halted, IF
 # set, a vector in IRR above PPR, a state no real CPU stays in). Seen the
-# same on two looks in a row, the vCPU is woken with a device interrupt
+# same, registers and all, on three looks in a row (one look can catch an
+# idle vCPU's timer on its way in), the vCPU is woken with a device interrupt
 # (then an NMI), and the run goes on; each wake is logged and reported
 # with the results. A guest that is truly hung stays silent and still
 # ends as a stall.
 stall_watch() {
-	local pid=$1 last=0 size quiet=0 why stuck seen='' wakes=0 how
+	local pid=$1 last=0 size quiet=0 why stuck seen='' looks=0 wakes=0 how
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 10
 		why=''
@@ -142,6 +143,7 @@ stall_watch() {
 			last=$size
 			quiet=0
 			seen=''
+			looks=0
 			continue
 		fi
 		quiet=$((quiet + 10))
@@ -149,8 +151,12 @@ stall_watch() {
 			if ! stuck=$(python3 "$VFMIG_TOP/tests/rig/lost_wakeup.py" check \
 				"$VFMIG_OUT/monitor.sock" "$smp" 2> /dev/null); then
 				seen=''
+				looks=0
 			elif [ "$seen" != "$stuck" ]; then
 				seen=$stuck
+				looks=1
+			elif [ $((looks += 1)) -lt 3 ]; then
+				:
 			else
 				wakes=$((wakes + 1))
 				how=key
@@ -160,14 +166,15 @@ stall_watch() {
 				echo "$(date +%T) after ${quiet}s of silence: $(echo "$stuck" | tr '\n' ' ')- woken by $how" \
 					>> "$VFMIG_OUT/lost-wakeups.log"
 				seen=''
+				looks=0
 			fi
 		fi
 		[ -z "$why" ] && [ "$quiet" -lt "$stall" ] && continue
-		python3 - "$VFMIG_OUT/monitor.sock" "$smp" > "$VFMIG_OUT/stall-dump.txt" 2>&1 <<'PY'
-import re, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(2)
+		python3 - "$VFMIG_OUT/monitor.sock" "$smp" "$VFMIG_TOP/tests/rig" \
+			> "$VFMIG_OUT/stall-dump.txt" 2>&1 <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+from lost_wakeup import monitor
 cmds = ['info status', 'info cpus', 'info registers -a']
 cmds += ['info lapic %d' % n for n in range(int(sys.argv[2]))]
 cmds += ['info pic', 'info virtio']
@@ -175,15 +182,7 @@ for dev in ('p9root', 'p9res'):
     path = '/machine/peripheral/%s/virtio-backend' % dev
     cmds += ['info virtio-status ' + path,
              'info virtio-queue-status %s 0' % path]
-for cmd in cmds:
-    s.send((cmd + '\n').encode())
-    time.sleep(1)
-    try:
-        out = s.recv(1 << 20).decode(errors='replace')
-        # The monitor echoes each keystroke with cursor moves: drop them.
-        print(re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', out))
-    except OSError:
-        pass
+print(monitor(sys.argv[1], cmds))
 PY
 		echo "VFMIG-RIG-STALL ${why:-no console output for ${quiet}s}" >> "$console"
 		kill "$pid"

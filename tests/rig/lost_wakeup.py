@@ -6,11 +6,15 @@ pending (Documentation/testing.md, "A vCPU that sleeps through its timer").
 The signature: the vCPU is halted (HLT=1) with interrupts enabled (IF in
 RFLAGS) and its local APIC holds a vector in IRR whose priority class is
 above the processor priority (PPR). A real CPU in that state takes the
-interrupt at once; one that stays so across two looks seconds apart has
-lost its wakeup in the emulator. (Seen in CI under QEMU 7.2's
-multi-threaded TCG with nested SVM guests: helper_vmrun() ORs into
+interrupt at once; one that stays so, registers and all, across three
+looks ten seconds apart has lost its wakeup in the emulator. (One look is
+not enough: the registers and the APIC are read one after the other, and
+an idle vCPU's timer may land in IRR between the two.)
+
+Seen in CI under QEMU 7.2's multi-threaded TCG with nested SVM guests; a
+candidate cause in QEMU's source: helper_vmrun() ORs into
 interrupt_request without the BQL and can drop the CPU_INTERRUPT_POLL the
-APIC timer set from the main loop; QEMU 10.2 made those updates atomic.)
+APIC timer set from the main loop (QEMU 10.2 made those updates atomic).
 A device interrupt raised from outside the vCPU thread makes QEMU re-read
 the whole IRR (apic_poll_irq()), so a key press on the PS/2 keyboard wakes
 it; an NMI is the second try.
@@ -20,6 +24,7 @@ it; an NMI is the second try.
   lost_wakeup.py kick SOCK HOW      HOW: key (sendkey) or nmi
   lost_wakeup.py parse FILE         the verdict on a saved monitor dump
 """
+import hashlib
 import re
 import socket
 import sys
@@ -27,33 +32,54 @@ import time
 
 
 def monitor(sock, cmds):
-    """Run human-monitor commands; return their output, escapes removed."""
+    """Run human-monitor commands; return their output, escapes removed.
+
+    Each command's output is read up to the next prompt before the next
+    command goes out: the monitor echoes what it receives, and an echo
+    landing in the middle of a long output would cut a register line.
+    """
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
-    s.settimeout(2)
+    s.settimeout(1)
     out = []
+
+    def until_prompt(limit=10):
+        buf = ''
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(1 << 20).decode(errors='replace')
+            except socket.timeout:
+                chunk = ''
+            if not chunk and buf.rstrip().endswith('(qemu)'):
+                break
+            buf += chunk
+        return re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', buf).replace('\r', '')
+
+    until_prompt(3)         # the banner and the first prompt
     for cmd in cmds:
         s.send((cmd + '\n').encode())
-        time.sleep(1)
-        try:
-            out.append(s.recv(1 << 20).decode(errors='replace'))
-        except OSError:
-            pass
+        out.append(until_prompt())
     s.close()
-    # The monitor echoes each keystroke with cursor moves: drop them.
-    return re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', ''.join(out)).replace('\r', '')
+    return ''.join(out)
 
 
 def stuck_cpus(dump):
     """The vCPUs of a dump of 'info registers -a' and 'info lapic N' that
     sleep through a deliverable interrupt, as (cpu, description)."""
     regs = {}
+    gprs = {}
     cpu = None
     for line in dump.splitlines():
         m = re.match(r'\s*CPU#(\d+)', line)
         if m:
             cpu = int(m.group(1))
             continue
+        # The general registers: a vCPU that is really stuck shows the
+        # same ones on every look, an idle one that woke in between
+        # rarely does.
+        if cpu is not None and re.match(r'(R[A-Z0-9 ]{2}=[0-9a-f]{16} ?){4}$', line):
+            gprs.setdefault(cpu, []).append(line)
         m = re.search(r'RIP=([0-9a-f]+) RFL=([0-9a-f]+) .*HLT=(\d)', line)
         if m and cpu is not None and cpu not in regs:
             regs[cpu] = (m.group(1), int(m.group(2), 16), m.group(3) == '1')
@@ -71,8 +97,9 @@ def stuck_cpus(dump):
         ppr_class = int(ppr.group(1), 16) >> 4
         pending = [v for v in vectors if v >> 4 > ppr_class]
         if halted and rfl & 0x200 and pending:
-            stuck.append((n, 'CPU#%d halted with IF=1 at RIP=%s, IRR %s above PPR 0x%s'
-                          % (n, rip, ' '.join(map(str, pending)), ppr.group(1))))
+            digest = hashlib.sha256('\n'.join(gprs.get(n, [])).encode()).hexdigest()[:8]
+            stuck.append((n, 'CPU#%d halted with IF=1 at RIP=%s, IRR %s above PPR 0x%s (registers %s)'
+                          % (n, rip, ' '.join(map(str, pending)), ppr.group(1), digest)))
     return stuck
 
 
