@@ -38,12 +38,18 @@ expect() {
 			why="${why:+$why; }no line matching /$p/" ;;
 		esac
 	done
+	report "$name" "$why"
+}
+
+# report NAME WHY : one case's TAP line, failed when WHY says why; the
+# checked program's output goes under a failure.
+report() {
 	n=$((n + 1))
-	if [ -z "$why" ]; then
-		echo "ok $n - harness: $name"
+	if [ -z "$2" ]; then
+		echo "ok $n - harness: $1"
 	else
 		failed=$((failed + 1))
-		echo "not ok $n - harness: $name # $why"
+		echo "not ok $n - harness: $1 # $2"
 		sed 's/^/# | /' "$tmp/out"
 	fi
 }
@@ -217,13 +223,7 @@ wakeup() {
 	python3 "$top/tests/rig/lost_wakeup.py" parse "$tmp/monitor.txt" > "$tmp/out" 2>&1
 	rc=$?
 	[ "$rc" = "$want" ] || why="exit $rc, expected $want: $(head -n 1 "$tmp/out")"
-	n=$((n + 1))
-	if [ -z "$why" ]; then
-		echo "ok $n - harness: $name"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - harness: $name # $why"
-	fi
+	report "$name" "$why"
 }
 wakeup "lost wakeup: halted, IF=1, timer in IRR above PPR is stuck" 0 -e ''
 wakeup "lost wakeup: a running vCPU is not stuck" 1 -e 's/HLT=1/HLT=0/'
