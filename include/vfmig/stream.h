@@ -2,7 +2,7 @@
 /*
  * The vfmig migration stream, version 1: what the saving data file yields
  * and the resuming data file accepts. Documented in
- * Documentation/stream-format.md; this header is its definition, shared by
+ * Documentation/stream-format.rst; this header is its definition, shared by
  * the driver and by userspace tools that inspect or craft streams.
  *
  * All fields are little-endian. Every CRC is CRC32C (Castagnoli), seed ~0,

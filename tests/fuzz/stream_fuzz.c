@@ -14,7 +14,7 @@
  *    inside it (so the driver's BAR write and coverage bitmap stay in
  *    bounds) and REGS records of the function's register size;
  *  - both parses agree with a reference reader written from
- *    Documentation/stream-format.md (ref_decode() below): the same verdict,
+ *    Documentation/stream-format.rst (ref_decode() below): the same verdict,
  *    the same stream offset where a refused stream became wrong, the same
  *    callbacks with the same payloads, in the same order;
  *  - an accepted stream is byte for byte what the codec's own writer
@@ -115,7 +115,7 @@ static bool ref_header_ok(const u8 *s, const struct vfmig_stream_id *id)
 	return true;
 }
 
-/* The type-specific rules of stream-format.md, "Record types". */
+/* The type-specific rules of stream-format.rst, "Record types". */
 static bool ref_record_ok(const struct vfmig_rec_info *ri,
 			  const struct vfmig_stream_id *id)
 {
@@ -140,7 +140,7 @@ static bool ref_record_ok(const struct vfmig_rec_info *ri,
 }
 
 /*
- * Read a whole stream as stream-format.md says a reader must, and work
+ * Read a whole stream as stream-format.rst says a reader must, and work
  * out what the incremental parser must conclude, and when: a unit (header,
  * record header, payload) is judged once its last byte arrives; a stream
  * that stops early is judged at its end; bytes after END are refused where

@@ -1742,7 +1742,7 @@ static void test_odd_io(void)
  * The buffers of read() and write() on a data file may themselves be
  * mappings of a vfio BAR, even of the same function: the driver must not
  * hold a lock the page fault needs while it copies (see "Locking" in
- * Documentation/migration.md). A mistake here hangs the test.
+ * Documentation/migration.rst). A mistake here hangs the test.
  */
 static void test_bar_buffers(void)
 {
@@ -2118,7 +2118,7 @@ static void *churn_run(void *arg)
 		/*
 		 * A reset that lands while the arc holds the state mutex
 		 * fails it with ENODEV rather than letting it snapshot a
-		 * reset function (Documentation/migration.md, "Resets"): the
+		 * reset function (Documentation/migration.rst, "Resets"): the
 		 * reset wins and the state is RUNNING, as after a cut save.
 		 */
 		if (ret == -ENODEV && state_of(c->d) == S_RUNNING) {

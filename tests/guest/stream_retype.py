@@ -9,7 +9,7 @@ device's stream is cut into QEMU's chunks), gives the chosen ones an unknown
 type without the MANDATORY flag and reseals their header CRC. The stream
 stays valid at every write(): lengths, sequence numbers, payload CRCs and
 the END counts are unchanged, and a reader skips an unknown optional record
-(Documentation/stream-format.md). What is lost is what the record carried:
+(Documentation/stream-format.rst). What is lost is what the record carried:
 `regs` hides every register record, `mem-last` every memory record of the
 last MiB of the memory BAR. A driver must then refuse the stream at
 RESUMING -> STOP, the only place it can see that something is missing.

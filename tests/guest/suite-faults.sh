@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Suite "faults" (run by run-tests.sh, in a process of its own): the debugfs status and fault
-# injection (Documentation/fault-injection.md), driven with vfmigctl.
+# injection (Documentation/fault-injection.rst), driven with vfmigctl.
 . /opt/vfmig/tests/guest/lib.sh
 plan 21
 

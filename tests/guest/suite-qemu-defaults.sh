@@ -11,7 +11,7 @@
 # every sync. Debian's kernels lack IOMMUFD; the rig's debug kernel has it,
 # but there (KASAN, TCG) the nested guest had not booted after 3 minutes:
 # this suite is in no default list until a rig kernel with IOMMUFD and
-# without the debug options runs it (Documentation/migration.md).
+# without the debug options runs it (Documentation/migration.rst).
 . /opt/vfmig/tests/guest/lib.sh
 plan 8
 

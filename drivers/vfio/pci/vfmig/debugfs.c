@@ -15,7 +15,7 @@
  *			memory held, the last error (and the pending faults,
  *			with CONFIG_VFMIG_FAULT_INJECTION)
  *
- * Documentation/fault-injection.md.
+ * Documentation/fault-injection.rst.
  */
 #include <linux/debugfs.h>
 #include <linux/pci.h>

@@ -18,7 +18,7 @@
  * without it the feature would exist and every report fail with
  * -EOPNOTSUPP, and QEMU fails the migration at its setup. Debian's kernels
  * (trixie's 6.12, sid's 7.2) build without IOMMUFD, so there vfmig offers
- * no DMA logging (Documentation/migration.md says what that costs).
+ * no DMA logging (Documentation/migration.rst says what that costs).
  */
 #include <linux/interval_tree.h>
 #include <linux/iova_bitmap.h>

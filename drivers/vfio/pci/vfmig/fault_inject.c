@@ -12,7 +12,7 @@
  *			pci_reset_function(), from a work item)
  *
  * Every fault fires once and clears itself; the status file lists those
- * pending. Documentation/fault-injection.md.
+ * pending. Documentation/fault-injection.rst.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>

@@ -7,7 +7,7 @@
  * is an empty inline: a production module carries no fault files, no reset
  * work and no branch on a request that can never come, and the core files
  * (fsm.c, migf.c, main.c) call the hooks the same way either way.
- * Documentation/fault-injection.md.
+ * Documentation/fault-injection.rst.
  */
 #ifndef _VFMIG_FAULT_INJECT_H
 #define _VFMIG_FAULT_INJECT_H

@@ -8,7 +8,7 @@
  * are opened on the arcs into PRE_COPY, STOP_COPY and RESUMING, and
  * closed on the arcs out of them.
  *
- * ERROR policy (Documentation/migration.md):
+ * ERROR policy (Documentation/migration.rst):
  *  - A request the uAPI forbids (ERROR, anything while in ERROR,
  *    STOP_COPY -> PRE_COPY*, a state needing an unadvertised feature)
  *    fails with -EINVAL before any arc runs: the state is unchanged.

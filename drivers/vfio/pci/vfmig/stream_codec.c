@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfmig stream codec: see Documentation/stream-format.md.
+ * vfmig stream codec: see Documentation/stream-format.rst.
  *
  * The parser is fed the stream in arbitrary pieces (userspace writes any
  * size; QEMU writes 32 KiB). It hands out the exact place where the next
@@ -231,7 +231,7 @@ static int check_mem_record(struct vfmig_parser *p)
 
 /*
  * Only a MEM record has a place in a BAR. The other known types carry
- * zeros there (stream-format.md): anything else was not written by this
+ * zeros there (stream-format.rst): anything else was not written by this
  * format, and refusing it keeps those fields free for a later version.
  */
 static int check_unplaced(struct vfmig_parser *p)

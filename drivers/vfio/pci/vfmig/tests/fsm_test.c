@@ -11,7 +11,7 @@
  * (include/uapi/linux/vfio.h), not from vfio_main.c's table: the arcs that
  * exist, shortest paths with no saving state inside unless the whole path
  * stays in the saving group, the backend calls each arc makes (as
- * Documentation/migration.md specifies), the data file that comes back,
+ * Documentation/migration.rst specifies), the data file that comes back,
  * what happens to the file held before, and that nothing leaks.
  */
 #include <kunit/test.h>
@@ -146,7 +146,7 @@ static int oracle_path(struct kunit *test, unsigned int flags,
 	return len;
 }
 
-/* The backend calls one arc makes (Documentation/migration.md). */
+/* The backend calls one arc makes (Documentation/migration.rst). */
 static int arc_calls(enum vfio_device_mig_state from,
 		     enum vfio_device_mig_state to, enum fake_call *calls)
 {

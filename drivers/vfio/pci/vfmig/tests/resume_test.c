@@ -62,7 +62,7 @@ static void expect_refused_at_stop(struct kunit *test, enum fake_omit omit,
 	stream = vfmig_fake_stream_omit(fake, 0x6b, omit, &len);
 	f = resume_with(test, fake, stream, len);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP))), -EINVAL);
-	/* Documentation/migration.md, ERROR policy 4: part of a stream. */
+	/* Documentation/migration.rst, ERROR policy 4: part of a stream. */
 	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
 	KUNIT_EXPECT_TRUE(test, fake_file_dead(f));
 	KUNIT_EXPECT_EQ(test, fake->vdev->stats.last_errno, -EINVAL);
