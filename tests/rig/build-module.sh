@@ -97,40 +97,17 @@ else
 	exit 1
 fi
 
-# Guest programs and tools: plain userspace C, built where they run, into
-# /opt/vfmig/bin, each from its one source file plus the shared tools/lib.
-# The C tests use the kernel's kselftest harness, taken from the kernel
-# source the rig unpacked (never copied into this repository).
-ksft=$VFMIG_CACHE/linux-source/tools/testing/selftests
-mkdir -p "$dst/include-ksft"
-cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$dst/include-ksft/" ||
-	{ echo "not ok - the kernel's kselftest harness is in $ksft"; exit 1; }
-# (-isystem: the harness is not ours to keep -Wextra clean.)
-cflags="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -isystem /opt/vfmig/include-ksft -pthread"
-libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
-progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save tools/vfmigctl/vfmigctl
-	tests/guest/stress tests/guest/fuzz_resume tests/guest/alloc_fail tests/bench/mig_bench)
-for src in "${progs[@]}"; do
-	p=$(basename "$src")
-	if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin &&
-		gcc $cflags -o bin/$p $src.c $libs" >> "$blog" 2>&1; then
-		tail -n 20 "$blog" >&2
-		echo "not ok - guest program $p builds # see $blog"
-		exit 1
-	fi
-done
-# The nested guest's workload: static, its initramfs has no C library.
-if ! in_tree "$tree" sh -c "cd /opt/vfmig && gcc $cflags -static -o bin/ivshmem_workload \
-	tests/guest/l2/ivshmem_workload.c" >> "$blog" 2>&1; then
+# Guest programs and tools (lib.sh, guest_programs).
+if ! guest_programs "$tree" "$blog"; then
 	tail -n 20 "$blog" >&2
-	echo "not ok - guest program ivshmem_workload builds # see $blog"
+	echo "not ok - guest program $guest_failed builds # see $blog"
 	exit 1
 fi
 echo "ok - guest programs and vfmigctl build with -Wall -Wextra -Werror"
 
 # The driver-agnostic migration uAPI conformance suite: one source file, no
 # vfmig library, so that it stays usable on any VFIO migration driver.
-if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin && gcc $cflags \
+if ! in_tree "$tree" sh -c "cd /opt/vfmig && mkdir -p bin && gcc $GUEST_CFLAGS \
 	-o bin/vfio-mig-conformance tools/vfio-mig-conformance/vfio-mig-conformance.c" \
 	>> "$blog" 2>&1; then
 	tail -n 20 "$blog" >&2

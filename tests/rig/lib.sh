@@ -69,6 +69,38 @@ in_tree() {
 	return $rc
 }
 
+# guest_programs ROOT LOG : build the guest programs and tools, plain
+# userspace C, inside ROOT (whose /opt/vfmig holds the sources) with ROOT's
+# compiler, C library and uAPI headers, into /opt/vfmig/bin, each from its
+# one source file plus the shared tools/lib; and the nested guest's static
+# workload. The C tests use the kernel's kselftest harness, taken from the
+# kernel source the rig unpacked (never copied into this repository).
+# Output goes to LOG; on failure, guest_failed names the program.
+# (-isystem: the harness is not ours to keep -Wextra clean.)
+GUEST_CFLAGS="-O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -isystem /opt/vfmig/include-ksft -pthread"
+guest_programs() {
+	local root=$1 log=$2 src
+	local ksft=$VFMIG_CACHE/linux-source/tools/testing/selftests
+	local libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
+	local progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save
+		tools/vfmigctl/vfmigctl tests/guest/stress tests/guest/fuzz_resume
+		tests/guest/alloc_fail tests/bench/mig_bench)
+	guest_failed="kselftest harness (from $ksft)"
+	mkdir -p "$root/opt/vfmig/include-ksft"
+	cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$root/opt/vfmig/include-ksft/" \
+		>> "$log" 2>&1 || return 1
+	for src in "${progs[@]}"; do
+		guest_failed=${src##*/}
+		in_tree "$root" sh -c "cd /opt/vfmig && mkdir -p bin &&
+			gcc $GUEST_CFLAGS -o bin/$guest_failed $src.c $libs" >> "$log" 2>&1 || return 1
+	done
+	# The nested guest's workload: static, its initramfs has no C library.
+	guest_failed=ivshmem_workload
+	in_tree "$root" sh -c "cd /opt/vfmig && gcc $GUEST_CFLAGS -static -o bin/ivshmem_workload \
+		tests/guest/l2/ivshmem_workload.c" >> "$log" 2>&1 || return 1
+	guest_failed=
+}
+
 # dkms_install ROOT KVER [VARS] : install vfmig with DKMS inside ROOT for KVER, as
 # a host does (dkms.conf): a fresh copy of the sources in
 # /usr/src/vfmig-<version>, any earlier one removed from DKMS first.
