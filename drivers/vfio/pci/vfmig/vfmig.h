@@ -16,6 +16,9 @@
  *				mmap_lock and memory_lock, and by the reset
  *				path; nothing is taken under it
  *
+ * stats.lock and faults.lock (spinlocks, stats.c and fault_inject.c) are
+ * leaves: taken from any context above, with nothing taken under them.
+ *
  * A dirty round zaps the BAR's mappings (i_mmap_rwsem, page-table locks)
  * under migf->io_lock, after dropping dirty_lock.
  *
