@@ -121,11 +121,12 @@ console=$VFMIG_OUT/console.log
 # consumed), and end the VM, so the run fails fast and says so.
 #
 # Before that, from 30 s of silence on, it looks for a vCPU that QEMU left
-# asleep with an interrupt pending (tests/rig/lost_wakeup.py: halted, IF
-# set, a vector in IRR above PPR, a state no real CPU stays in). Seen the
-# same, registers and all, on three looks in a row (one look can catch an
-# idle vCPU's timer on its way in), the vCPU is woken with a device interrupt
-# (then an NMI), and the run goes on; each wake is logged and reported
+# asleep with an interrupt pending (tests/rig/lost_wakeup.py: a vector in
+# IRR above PPR that is never taken, by a vCPU halted with IF set or by
+# one running a nested guest; no real CPU stays so). Seen the same (a
+# halted vCPU: registers and all) on three looks in a row (one look can
+# catch an idle vCPU's timer on its way in), the vCPU is woken with a
+# device interrupt (then an NMI), and the run goes on; each wake is logged and reported
 # with the results. A guest that is truly hung stays silent and still
 # ends as a stall.
 stall_watch() {

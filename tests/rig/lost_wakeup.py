@@ -3,13 +3,19 @@
 """Find and wake a test-VM vCPU that QEMU left asleep with an interrupt
 pending (Documentation/testing.md, "A vCPU that sleeps through its timer").
 
-The signature: the vCPU is halted (HLT=1) with interrupts enabled (IF in
-RFLAGS) and its local APIC holds a vector in IRR whose priority class is
-above the processor priority (PPR). A real CPU in that state takes the
-interrupt at once; one that stays so, registers and all, across three
-looks ten seconds apart has lost its wakeup in the emulator. (One look is
-not enough: the registers and the APIC are read one after the other, and
-an idle vCPU's timer may land in IRR between the two.)
+The signature: the vCPU's local APIC holds a vector in IRR whose priority
+class is above the processor priority (PPR), and the vCPU either
+ - is halted (HLT=1) with interrupts enabled (IF in RFLAGS): a real CPU
+   takes the interrupt at once; one that stays so, registers and all,
+   across three looks ten seconds apart has lost its wakeup; or
+ - runs (HLT=0) with the same vectors pending across three looks: seen in
+   CI with the vCPU inside a nested guest (RFLAGS are then the nested
+   guest's, IF=0), where a pending host interrupt must force a #VMEXIT at
+   once; the host's timer interrupt was lost, so the nested guest ran on
+   and the host's own timers never fired again. Outside a nested guest
+   this state is an interrupts-off hang, which the wake cannot harm.
+(One look is not enough: the registers and the APIC are read one after
+the other, and an idle vCPU's timer may land in IRR between the two.)
 
 Seen in CI under QEMU 7.2's multi-threaded TCG with nested SVM guests; a
 candidate cause in QEMU's source: helper_vmrun() ORs into
@@ -96,10 +102,18 @@ def stuck_cpus(dump):
         vectors = [int(v) for v in re.findall(r'(\d+)(?:\(level\))?', irr.group(1))]
         ppr_class = int(ppr.group(1), 16) >> 4
         pending = [v for v in vectors if v >> 4 > ppr_class]
-        if halted and rfl & 0x200 and pending:
+        if not pending:
+            continue
+        if halted and rfl & 0x200:
             digest = hashlib.sha256('\n'.join(gprs.get(n, [])).encode()).hexdigest()[:8]
             stuck.append((n, 'CPU#%d halted with IF=1 at RIP=%s, IRR %s above PPR 0x%s (registers %s)'
                           % (n, rip, ' '.join(map(str, pending)), ppr.group(1), digest)))
+        elif not halted:
+            # No RIP or registers here: a vCPU running a nested guest
+            # moves on every look, and what must stay the same is only
+            # that the interrupt is never taken.
+            stuck.append((n, 'CPU#%d running with IRR %s above PPR 0x%s never taken'
+                          % (n, ' '.join(map(str, pending)), ppr.group(1))))
     return stuck
 
 
