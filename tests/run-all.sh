@@ -113,7 +113,7 @@ tally vm "${PIPESTATUS[0]}"
 # conformance suite through both the group and the iommufd cdev paths; the
 # nested QEMU suites stay on Debian's kernel with one vCPU
 # (Documentation/testing.md, Documentation/hardening.md).
-step "debug kernel" bash "$rig/build-debug-kernel.sh"
+step "debug kernel" bash "$rig/build-kernel.sh" debug
 VFMIG_KERNEL=debug bash "$rig/build-module.sh" | sed 's/^\(not \)\{0,1\}ok - /&debug kernel: /' | tee -a "$tap"
 [ "${PIPESTATUS[0]}" -eq 0 ] || finish
 # The resume-path fuzz (100,000 attempts, about 2,500 s on single-threaded

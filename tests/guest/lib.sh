@@ -140,10 +140,11 @@ ivshmem_doorbell_device() {
 	done | head -n 1
 }
 
-# The nested guests' kernel: Debian's, even when the test VM runs the rig's
-# debug kernel (its checks would only slow the L2 down; vfmig runs in L1).
+# The nested guests' kernel: Debian's, even when the test VM runs one of
+# the rig's kernels (vfmig runs in L1; the debug kernel's checks would only
+# slow the L2 down).
 l2_kernel() {
-	ls /boot/vmlinuz-* | grep -vF '~vfmig-debug' | sort -V | tail -n 1
+	ls /boot/vmlinuz-* | grep -vF '~vfmig-' | sort -V | tail -n 1
 }
 
 # bind BDF DRIVER : driver_override, then ask the bus to probe it.

@@ -67,13 +67,13 @@ rm -rf "$prod"
 
 # Two install paths, one per kernel, so both work every run and the
 # suites load what each installed: the stock kernel's module goes in
-# through DKMS (dkms.conf), as a host installs it; the debug kernel's
-# through "make install" (modules_install, then depmod: the Makefile says
-# why). No depmod here: modinfo must name the file just installed, which
+# through DKMS (dkms.conf), as a host installs it; the rig kernels' (debug,
+# iommufd) through "make install" (modules_install, then depmod: the
+# Makefile says why). No depmod here: modinfo must name the file just installed, which
 # it only does if the install ran depmod, and a copy left by the other
 # path would shadow it, so that one goes first.
 mods=/lib/modules/$kver/updates
-if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
+if [ "${VFMIG_KERNEL:-stock}" != stock ]; then
 	how="make install"
 	want=$mods/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 	rm -rf "$tree$mods/dkms"

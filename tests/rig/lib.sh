@@ -37,19 +37,22 @@ tree_kver() {
 }
 
 # The guest kernel the rig builds for and boots: Debian's (tree_kver), or
-# with VFMIG_KERNEL=debug the debug kernel build-debug-kernel.sh installs
-# into the tree (lockdep, KASAN, UBSAN, kmemleak, hung-task; its release
-# ends in "~vfmig-debug", which sorts below Debian's so tree_kver never
-# picks it).
+# with VFMIG_KERNEL=debug or =iommufd that rig kernel, which
+# build-kernel.sh installs into the tree (debug: lockdep, KASAN, UBSAN,
+# kmemleak, hung-task; iommufd: IOMMUFD, no checkers). Their releases end
+# in "~vfmig-FLAVOR", which sorts below Debian's so tree_kver never picks
+# them.
 guest_kver() {
-	local d
-	if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
-		d=$(ls "$1/lib/modules" | grep -F '~vfmig-debug' | sort -V | tail -n 1)
-		[ -n "$d" ] || die "no debug kernel in $1: run tests/rig/build-debug-kernel.sh"
+	local d flavor=${VFMIG_KERNEL:-stock}
+	case $flavor in
+	stock) tree_kver "$1" ;;
+	debug | iommufd)
+		d=$(ls "$1/lib/modules" | grep -F "~vfmig-$flavor" | sort -V | tail -n 1)
+		[ -n "$d" ] || die "no $flavor kernel in $1: run tests/rig/build-kernel.sh $flavor"
 		echo "$d"
-	else
-		tree_kver "$1"
-	fi
+		;;
+	*) die "VFMIG_KERNEL=$flavor: expected stock, debug or iommufd" ;;
+	esac
 }
 
 # in_tree TREE CMD... : run a command inside the tree with /proc, /sys and

@@ -1,14 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Build, or reuse, the rig's debug test kernel: Debian's linux-source-6.12
-# from the tree, x86_64_defconfig + kvm_guest.config + debug-kernel.config
-# (lockdep, KASAN, UBSAN, kmemleak, hung task and stall detection, fault
-# injection; everything the test VM needs built in), then install it into
-# the Debian tree so the VM can boot it and vfmig can be built against it.
+# Build, or reuse, one of the rig's own test kernels and install it into
+# the Debian tree so the VM can boot it and vfmig can be built against it:
+#
+#   build-kernel.sh debug     lockdep, KASAN, UBSAN, kmemleak, hung task and
+#                             stall detection, fault injection (the
+#                             hardening runs; VFMIG_KERNEL=debug)
+#   build-kernel.sh iommufd   no debug options, IOMMUFD: DMA-logging reports
+#                             work, so QEMU's defaults migrate a VM holding
+#                             the device (the main job; VFMIG_KERNEL=iommufd)
+#
+# Both are Debian's linux-source-6.12 from the tree, x86_64_defconfig +
+# kvm_guest.config + kernel-rig.config (everything the test VM needs, built
+# in: 9p, PCI, intel-iommu, IOMMUFD, VFIO, nested KVM) + FLAVOR-kernel.config.
+# Debian's own kernels lack IOMMUFD, hence the second flavor.
 #
 # It is built inside the tree (its gcc is the one build-module.sh uses),
-# niced, and cached in $VFMIG_CACHE/kernel-debug-<key>/, keyed on the
-# fragment, this script, the source tarball and the tree's compiler:
+# niced, and cached in $VFMIG_CACHE/kernel-FLAVOR-<key>/, keyed on the
+# fragments, this script, the source tarball and the tree's compiler:
 #   bzImage  kver  config  System.map  vmlinux (symbols, no debug info)
 #   modules/lib/modules/<kver>/   modules_install output (modules.builtin...)
 #   headers/                      what an external module build needs
@@ -31,17 +40,23 @@ if [ -z "${VFMIG_DEBUG_KERNEL_NS:-}" ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 
-frag=$VFMIG_TOP/tests/rig/debug-kernel.config
-mnt=/opt/kernel-debug-build	# where the build directory shows in the tree
+flavor=${1:-}
+case $flavor in
+debug | iommufd) ;;
+*) die "usage: build-kernel.sh debug|iommufd" ;;
+esac
+base=$VFMIG_TOP/tests/rig/kernel-rig.config
+frag=$VFMIG_TOP/tests/rig/$flavor-kernel.config
+mnt=/opt/kernel-$flavor-build	# where the build directory shows in the tree
 
 tree=$(tree_dir)
 src_tar=$(ls "$tree"/usr/src/linux-source-6.12.tar.xz)
 cc_id=$(chroot "$tree" gcc --version | head -n 1)
 key=$(printf '%s\n' "$(basename "$src_tar")" "$(stat -c '%s-%Y' "$src_tar")" "$cc_id" |
-	key_of "$0" "$frag")
-dir=$VFMIG_CACHE/kernel-debug-$key
+	key_of "$0" "$base" "$frag")
+dir=$VFMIG_CACHE/kernel-$flavor-$key
 
-# check_config CONFIG : every CONFIG_X=V line of the fragment is in CONFIG
+# check_config CONFIG : every CONFIG_X=V line of the fragments is in CONFIG
 # as it is, and every "# CONFIG_X is not set" is neither =y nor =m there.
 check_config() {
 	awk '
@@ -55,17 +70,17 @@ check_config() {
 		for (l in want) if (!(l in have)) { print "  wanted " l; bad = 1 }
 		for (s in unset) if (s in set) { print "  wanted " s " unset"; bad = 1 }
 		exit bad
-	}' "$frag" "$1"
+	}' <(cat "$base" "$frag") "$1"
 }
 
 build() {
 	local tmp=$dir.tmp
 	rm -rf "$dir" "$tmp"
 	mkdir -p "$tmp/src"
-	log "building the debug kernel $key (cold: about 15 min on 2 cores); log: $tmp/build.log"
+	log "building the $flavor kernel $key (cold: about 15 min on 2 cores); log: $tmp/build.log"
 	log "unpacking $(basename "$src_tar")"
 	nice -n 19 tar -xJf "$src_tar" -C "$tmp/src" --strip-components=1
-	cp "$frag" "$tmp/vfmig-debug.config"
+	cat "$base" "$frag" > "$tmp/vfmig.config"
 	cat > "$tmp/inside.sh" <<'INSIDE'
 #!/bin/sh
 # Runs in the tree, in the build directory: $1 is config or build.
@@ -76,7 +91,7 @@ case $1 in
 config)
 	mk x86_64_defconfig
 	mk kvm_guest.config
-	(cd "$b/obj" && "$b/src/scripts/kconfig/merge_config.sh" -m .config "$b/vfmig-debug.config")
+	(cd "$b/obj" && "$b/src/scripts/kconfig/merge_config.sh" -m .config "$b/vfmig.config")
 	mk olddefconfig
 	;;
 build)
@@ -91,15 +106,15 @@ INSIDE
 	mount --bind "$tmp" "$tree$mnt"
 	trap 'umount "$tree$mnt" 2>/dev/null; rmdir "$tree$mnt" 2>/dev/null' EXIT
 
-	log "configuring: x86_64_defconfig + kvm_guest.config + $(basename "$frag")"
+	log "configuring: x86_64_defconfig + kvm_guest.config + $(basename "$base") + $(basename "$frag")"
 	in_tree "$tree" sh -c "cd $mnt && sh inside.sh config" > "$tmp/build.log" 2>&1 ||
 		{ tail -n 30 "$tmp/build.log" >&2; die "configuring failed, see $tmp/build.log"; }
 	local dropped
 	if ! dropped=$(check_config "$tmp/obj/.config"); then
 		printf '%s\n' "$dropped" >&2
-		die "olddefconfig dropped these lines of $(basename "$frag") (unmet dependencies): fix the fragment"
+		die "olddefconfig dropped these lines of $(basename "$base") or $(basename "$frag") (unmet dependencies): fix the fragment"
 	fi
-	log "config checked: every line of the fragment took effect"
+	log "config checked: every line of the fragments took effect"
 
 	local t0=$SECONDS
 	log "compiling (nice -n 19, -j2)"
@@ -122,12 +137,12 @@ INSIDE
 	[ -f "$tmp/modules/lib/modules/$kver/modules.builtin" ] ||
 		die "no modules.builtin in $tmp/modules"
 	[ -n "${VFMIG_KEEP_KBUILD:-}" ] || rm -rf "$tmp/src" "$tmp/obj"
-	rm -f "$tmp/inside.sh" "$tmp/vfmig-debug.config"
+	rm -f "$tmp/inside.sh" "$tmp/vfmig.config"
 	mv "$tmp" "$dir"
 	touch "$dir/.vfmig-complete"
-	# Drop debug kernels of other keys: each is hundreds of megabytes.
+	# Drop this flavor's kernels of other keys: each is hundreds of megabytes.
 	local old
-	for old in "$VFMIG_CACHE"/kernel-debug-*; do
+	for old in "$VFMIG_CACHE"/kernel-$flavor-*; do
 		[ "$old" = "$dir" ] || [ "$old" = "$dir.tmp" ] || rm -rf "$old"
 	done
 }
@@ -140,16 +155,16 @@ install_into_tree() {
 	tree=$(tree_dir)	# again: it may have been replaced during the build
 	mod=$tree/lib/modules/$kver
 	hdr=$tree/usr/src/linux-headers-$kver
-	if [ "$(cat "$mod/.vfmig-debug-key" 2>/dev/null)" = "$key" ] &&
-	   [ "$(cat "$hdr/.vfmig-debug-key" 2>/dev/null)" = "$key" ] &&
+	if [ "$(cat "$mod/.vfmig-$flavor-key" 2>/dev/null)" = "$key" ] &&
+	   [ "$(cat "$hdr/.vfmig-$flavor-key" 2>/dev/null)" = "$key" ] &&
 	   cmp -s "$dir/bzImage" "$tree/boot/vmlinuz-$kver"; then
-		log "debug kernel $kver already installed in $tree"
+		log "$flavor kernel $kver already installed in $tree"
 	else
-		log "installing debug kernel $kver into $tree"
-		# Other debug kernels (older sources) go; this one is replaced whole,
-		# modules built against an older config with it.
-		for old in "$tree"/lib/modules/*vfmig-debug* "$tree"/usr/src/linux-headers-*vfmig-debug* \
-			"$tree"/boot/*vfmig-debug*; do
+		log "installing $flavor kernel $kver into $tree"
+		# Other kernels of this flavor (older sources) go; this one is
+		# replaced whole, modules built against an older config with it.
+		for old in "$tree"/lib/modules/*vfmig-$flavor* "$tree"/usr/src/linux-headers-*vfmig-$flavor* \
+			"$tree"/boot/*vfmig-$flavor*; do
 			[ -e "$old" ] && rm -rf "$old"
 		done
 		cp -a "$dir/headers" "$hdr"
@@ -159,20 +174,20 @@ install_into_tree() {
 		cp "$dir/config" "$tree/boot/config-$kver"
 		cp "$dir/System.map" "$tree/boot/System.map-$kver"
 		in_tree "$tree" depmod -a "$kver"
-		echo "$key" > "$hdr/.vfmig-debug-key"
-		echo "$key" > "$mod/.vfmig-debug-key"
+		echo "$key" > "$hdr/.vfmig-$flavor-key"
+		echo "$key" > "$mod/.vfmig-$flavor-key"
 	fi
 	# The rig's default kernel must stay Debian's.
 	[ "$(tree_kver "$tree")" != "$kver" ] ||
-		die "tree_kver now picks $kver over Debian's kernel: the debug kernel's release must sort lower"
+		die "tree_kver now picks $kver over Debian's kernel: the $flavor kernel's release must sort lower"
 }
 
 mkdir -p "$VFMIG_CACHE"
 # One build of a key at a time.
-exec 9> "$VFMIG_CACHE/kernel-debug.lock"
+exec 9> "$VFMIG_CACHE/kernel-$flavor.lock"
 flock 9
 if [ -f "$dir/.vfmig-complete" ]; then
-	log "reusing debug kernel $(cat "$dir/kver") in $dir"
+	log "reusing $flavor kernel $(cat "$dir/kver") in $dir"
 else
 	build
 fi
