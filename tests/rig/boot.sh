@@ -25,7 +25,7 @@
 # plans kept, programs and suites that ended, a clean kernel log), then one of:
 #   # PREFIX: reached the tests on try N, VM ran Ms
 #   not ok - PREFIX: test VM ... # verdict
-# where PREFIX is vm, vm-debug or VFMIG_VM_NAME.
+# where PREFIX is vm, vm-debug, vm-iommufd or VFMIG_VM_NAME.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -61,6 +61,13 @@ if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	mkdir -p "$VFMIG_OUT"
 else
 	prefix=vm
+	# The IOMMUFD kernel (VFMIG_KERNEL=iommufd) runs as Debian's does (one
+	# vCPU, nested guests), with its own logs.
+	if [ "${VFMIG_KERNEL:-stock}" = iommufd ]; then
+		prefix=${VFMIG_VM_NAME:-vm-iommufd}
+		VFMIG_OUT=$VFMIG_OUT/$prefix
+		mkdir -p "$VFMIG_OUT"
+	fi
 	smp=${VFMIG_VM_SMP:-1}
 	limit=${VFMIG_VM_TIMEOUT:-1500}
 fi
@@ -196,7 +203,7 @@ run_once() {
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
 	# The suites' knobs (durations, iteration counts, seeds) go along.
-	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ|L2)_[A-Z_]+=[0-9A-Za-z,+-]*$' |
+	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ|L2|BENCH|QD)_[A-Z_]+=[0-9A-Za-z,+-]*$' |
 		sed 's/^/export /' >> "$res/params"
 	# Suites with nested KVM guests skip them under single-threaded TCG.
 	echo "export VFMIG_TCG_THREADS=$tcg_threads" >> "$res/params"
