@@ -3,10 +3,12 @@
 # in a process of its own): the live-migration benchmark of
 # Documentation/benchmarks.rst. The same nested guest is migrated with
 # QEMU's default parameters and vfio-pci options, alternately without the
-# device (idle) and with it (its workload writing the device memory every
-# VFMIG_BENCH_PACE ms), VFMIG_BENCH_ROUNDS times each; it prints every
-# migration's downtime and total time, then the medians and their ratios
-# (with / without), as comments: figures, never judged. Its checks are
+# device (idle) and with it (its workload rewriting the whole device
+# memory, then sleeping PACE ms), VFMIG_BENCH_ROUNDS times each, for each
+# PACE of VFMIG_BENCH_PACES (comma-separated, default 1000). It prints every migration's downtime, total
+# time and the workload's measured dirty rate, then per pace the medians
+# and their ratios (with / without), as comments: figures, never judged
+# (tests/bench/plot_downtime.py draws downtime against dirty rate). Its checks are
 # only that it could measure (every migration completed) and that the
 # kernel stayed clean. Needs a kernel that can report DMA logging
 # (VFMIG_KERNEL=iommufd), as the qemu-defaults suite does.
@@ -17,7 +19,8 @@ mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
 B=${devs[1]}
 rounds=${VFMIG_BENCH_ROUNDS:-10}
-pace=${VFMIG_BENCH_PACE:-1000}
+paces=${VFMIG_BENCH_PACES:-1000}
+bar=$(($(stat -c %s "/sys/bus/pci/devices/$A/resource2") >> 20))
 if [ ! -c /dev/iommu ]; then
 	for i in 1 2 3; do
 		skip "bench-downtime part $i" "needs a kernel with IOMMUFD (DMA logging reports): VFMIG_KERNEL=iommufd"
@@ -30,23 +33,29 @@ modprobe "$VFMIG_MODULE"
 check "A and B bound for the benchmark" "bind failed" \
 	eval 'bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"'
 
-# one KIND : one migration with QEMU's defaults; appends
-# "KIND status downtime_ms total_ms vfio_bytes ram_bytes" to /tmp/bd.txt.
+# one KIND PACE : one migration with QEMU's defaults; appends "KIND PACE
+# status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s" to
+# /tmp/bd.txt. The dirty rate is the workload's own, measured on the
+# source from its first checked round to the end of the migration: whole
+# BARs rewritten per second.
 one() {
-	local res
+	local res t0 n0 rate=0
 	if [ "$1" = without ]; then
 		vm_start bd_src - && wait_console bd_src "VFMIG-L2-IDLE" 1 240 &&
 			MIG_DEFAULTS=1 live_migrate bd_src bd_dst -
 	else
-		VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$pace" vm_start bd_src "$A" &&
+		VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2" vm_start bd_src "$A" &&
 			wait_console bd_src "VFMIG-L2-CHECK" 2 300 &&
-			VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$pace" MIG_DEFAULTS=1 \
-				live_migrate bd_src bd_dst "$B"
+			t0=$SECONDS n0=$(console_count bd_src VFMIG-L2-CHECK) &&
+			VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2" MIG_DEFAULTS=1 \
+				live_migrate bd_src bd_dst "$B" &&
+			rate=$(awk -v n="$(($(console_count bd_src VFMIG-L2-CHECK) - n0))" \
+				-v s="$((SECONDS - t0))" -v b="$bar" 'BEGIN { printf "%.2f", s ? n * b / s : 0 }')
 	fi
 	res=${MIG_RES:-}
-	echo "$1 $(mig_field "$res" status) $(mig_field "$res" downtime)" \
+	echo "$1 $2 $(mig_field "$res" status) $(mig_field "$res" downtime)" \
 		"$(mig_field "$res" total-time) $(mig_field "$res" vfio.transferred)" \
-		"$(mig_field "$res" ram.transferred)" >> /tmp/bd.txt
+		"$(mig_field "$res" ram.transferred) $rate" >> /tmp/bd.txt
 	tail -n 1 /tmp/bd.txt | sed 's/^/# bench-downtime: /'
 	vm_stop bd_src
 	vm_stop bd_dst
@@ -54,26 +63,31 @@ one() {
 }
 
 : > /tmp/bd.txt
-echo "# bench-downtime: kind status downtime_ms total_ms vfio_bytes ram_bytes ($rounds rounds, pace $pace ms)"
-for _ in $(seq "$rounds"); do
-	one without
-	one with
+echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s ($rounds rounds per pace, BAR2 $bar MiB)"
+for pace in ${paces//,/ }; do
+	for _ in $(seq "$rounds"); do
+		one without "$pace"
+		one with "$pace"
+	done
 done
 cp /tmp/bd.txt /results/bench-downtime.txt 2>/dev/null
 python3 - /tmp/bd.txt <<'PY' | sed 's/^/# bench-downtime: /'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-def med(kind, col):
-    v = [float(r[col]) for r in rows if r[0] == kind and r[1:2] == ['completed'] and len(r) > col]
+def med(kind, pace, col):
+    v = [float(r[col]) for r in rows if r[0] == kind and r[1] == pace and
+         r[2:3] == ['completed'] and len(r) > col]
     return (statistics.median(v), len(v)) if v else (float('nan'), 0)
-for name, col in (('downtime', 2), ('total time', 3)):
-    w, nw = med('with', col)
-    o, no = med('without', col)
-    print('%s median: with the device %.0f ms (%d), without %.0f ms (%d), ratio %.2f'
-          % (name, w, nw, o, no, w / o if o else float('nan')))
+for pace in dict.fromkeys(r[1] for r in rows):
+    for name, col in (('downtime', 3), ('total time', 4)):
+        w, nw = med('with', pace, col)
+        o, no = med('without', pace, col)
+        print('pace %s ms: %s median: with the device %.0f ms (%d), without %.0f ms (%d), ratio %.2f'
+              % (pace, name, w, nw, o, no, w / o if o else float('nan')))
+    print('pace %s ms: dirty rate median %.1f MiB/s' % (pace, med('with', pace, 7)[0]))
 PY
-n_bad=$(awk '$2 != "completed"' /tmp/bd.txt | wc -l)
-check "every migration completed ($((2 * rounds)))" "$n_bad did not" test "$n_bad" -eq 0
+n_bad=$(awk '$3 != "completed"' /tmp/bd.txt | wc -l)
+check "every migration completed ($(wc -l < /tmp/bd.txt))" "$n_bad did not" test "$n_bad" -eq 0
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
 bad=$(dmesg_bad_since bench-downtime)

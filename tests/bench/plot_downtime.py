@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Plot bench-downtime's migrations as an SVG (no plotting library).
+
+Usage: plot_downtime.py BENCH_DOWNTIME_TXT > plot.svg
+
+Reads the rows tests/guest/suite-bench-downtime.sh leaves in
+results/bench-downtime.txt ("kind pace_ms status downtime_ms total_ms
+vfio_bytes ram_bytes dirty_MiB_per_s") and draws QEMU's downtime of every
+completed migration with the device against the workload's measured dirty
+rate of the device memory, with the median of the same guest's migrations
+without the device as a dashed line.
+"""
+import statistics
+import sys
+
+
+def main():
+    with_dev, without = [], []
+    with open(sys.argv[1]) as f:
+        for line in f:
+            r = line.split()
+            if len(r) < 8 or r[0].startswith('#') or r[2] != 'completed':
+                continue
+            if r[0] == 'with':
+                try:
+                    with_dev.append((float(r[7]), float(r[3]), r[1]))
+                except ValueError:      # a row without a measured rate
+                    continue
+            elif r[0] == 'without':
+                without.append(float(r[3]))
+    if not with_dev:
+        sys.exit("no completed migration with the device")
+    base = statistics.median(without) if without else None
+    w, h, left, bottom, top, right = 640, 400, 70, 60, 40, 20
+    xmax = max(x for x, _, _ in with_dev) * 1.1 or 1
+    ymax = max([d for _, d, _ in with_dev] + [base or 0, 300]) * 1.1
+
+    def x(v):
+        return left + (w - left - right) * v / xmax
+
+    def y(v):
+        return h - bottom - (h - bottom - top) * v / ymax
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (w, h),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="20" font-size="14">Downtime with QEMU\'s defaults '
+           'against the guest\'s dirty rate of device memory</text>' % left,
+           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
+           % (left, h - bottom, w - right, h - bottom),
+           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
+           % (left, top, left, h - bottom)]
+    for i in range(6):
+        v = ymax * i / 5
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%.0f</text>'
+                   % (left - 6, y(v) + 4, v))
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
+                   % (left, y(v), w - right, y(v)))
+        u = xmax * i / 5
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%.1f</text>'
+                   % (x(u), h - bottom + 18, u))
+    out.append('<text x="%d" y="%d" text-anchor="middle">dirty rate of the '
+               'device memory, MiB/s (whole BARs rewritten per second)</text>'
+               % ((left + w) / 2, h - 15))
+    out.append('<text x="15" y="%d" transform="rotate(-90 15 %d)" '
+               'text-anchor="middle">downtime, ms (QEMU\'s figure)</text>'
+               % (h / 2, h / 2))
+    out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#999" '
+               'stroke-dasharray="2,4"/>' % (left, y(300), w - right, y(300)))
+    out.append('<text x="%d" y="%.1f" fill="#999">QEMU\'s default limit, '
+               '300 ms</text>' % (w - right - 170, y(300) - 4))
+    if base is not None:
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#2ca02c" '
+                   'stroke-dasharray="6,4"/>' % (left, y(base), w - right, y(base)))
+        out.append('<text x="%d" y="%.1f" fill="#2ca02c">without the device '
+                   '(median %.0f ms)</text>' % (left + 10, y(base) - 4, base))
+    for rate, down, pace in with_dev:
+        out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="#1f77b4"><title>'
+                   'pace %s ms: %.1f MiB/s, downtime %.0f ms</title></circle>'
+                   % (x(rate), y(down), pace, rate, down))
+    out.append('<text x="%d" y="%d" fill="#1f77b4">with the device '
+               '(one point per migration)</text>' % (left + 10, top + 16))
+    out.append('</svg>')
+    print('\n'.join(out))
+
+
+if __name__ == '__main__':
+    main()
