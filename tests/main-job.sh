@@ -36,7 +36,7 @@ rc=$?
 # crashed or stalled says so here, not only in a log.
 sed -n 's/^ *\(# .*\)/\1/p' "$VFMIG_OUT/vm-iommufd/results/guest.log" 2>/dev/null |
 	grep -v '^# Subtest'
-grep -E '^(not ok|# boot)' "$VFMIG_OUT/main-job.tap"
+grep -E '^(not ok|# boot|# vm-iommufd:)' "$VFMIG_OUT/main-job.tap"
 if [ "$rc" -eq 0 ]; then
 	echo "main job: ok ($(grep -c '^ok' "$VFMIG_OUT/main-job.tap") checks passed)"
 else

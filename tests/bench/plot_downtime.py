@@ -16,6 +16,8 @@ import sys
 
 
 def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
     with_dev, without = [], []
     with open(sys.argv[1]) as f:
         for line in f:
@@ -28,7 +30,10 @@ def main():
                 except ValueError:      # a row without a measured rate
                     continue
             elif r[0] == 'without':
-                without.append(float(r[3]))
+                try:
+                    without.append(float(r[3]))
+                except ValueError:
+                    continue
     if not with_dev:
         sys.exit("no completed migration with the device")
     base = statistics.median(without) if without else None

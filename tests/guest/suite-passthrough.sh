@@ -12,10 +12,10 @@ B=${devs[1]}
 
 dmesg_mark passthrough
 check "modprobe $VFMIG_MODULE" "modprobe failed" modprobe "$VFMIG_MODULE"
-# The rig installs the stock kernel's module with DKMS and the debug
-# kernel's with "make install" (tests/rig/build-module.sh): modprobe must
-# resolve to the file that path installed.
-if grep -q '~vfmig-debug' /proc/version; then
+# The rig installs the stock kernel's module with DKMS and its own kernels'
+# (debug, iommufd) with "make install" (tests/rig/build-module.sh):
+# modprobe must resolve to the file that path installed.
+if grep -q '~vfmig-' /proc/version; then
 	want=/lib/modules/$(uname -r)/updates/drivers/vfio/pci/vfmig/vfmig-vfio-pci.ko
 	how="make install"
 else
