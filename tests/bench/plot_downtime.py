@@ -14,6 +14,8 @@ without the device as a dashed line.
 import statistics
 import sys
 
+import svgplot
+
 
 def main():
     if len(sys.argv) != 2:
@@ -46,30 +48,18 @@ def main():
 
     def y(v):
         return h - bottom - (h - bottom - top) * v / ymax
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'font-family="sans-serif" font-size="12">' % (w, h),
-           '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="20" font-size="14">Downtime with QEMU\'s defaults '
-           'against the guest\'s dirty rate of device memory</text>' % left,
-           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
-           % (left, h - bottom, w - right, h - bottom),
-           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
-           % (left, top, left, h - bottom)]
+    out = svgplot.frame(w, h, left, bottom, top, right,
+                        "Downtime with QEMU's defaults against the guest's "
+                        'dirty rate of device memory')
     for i in range(6):
-        v = ymax * i / 5
-        out.append('<text x="%d" y="%.1f" text-anchor="end">%.0f</text>'
-                   % (left - 6, y(v) + 4, v))
-        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
-                   % (left, y(v), w - right, y(v)))
+        out += svgplot.ygrid(left, w - right, y(ymax * i / 5), '%.0f' % (ymax * i / 5))
         u = xmax * i / 5
         out.append('<text x="%.1f" y="%d" text-anchor="middle">%.1f</text>'
                    % (x(u), h - bottom + 18, u))
-    out.append('<text x="%d" y="%d" text-anchor="middle">dirty rate of the '
-               'device memory, MiB/s (whole BARs rewritten per second)</text>'
-               % ((left + w) / 2, h - 15))
-    out.append('<text x="15" y="%d" transform="rotate(-90 15 %d)" '
-               'text-anchor="middle">downtime, ms (QEMU\'s figure)</text>'
-               % (h / 2, h / 2))
+    out += svgplot.titles(w, h, left, bottom,
+                          'dirty rate of the device memory, MiB/s '
+                          '(whole BARs rewritten per second)',
+                          "downtime, ms (QEMU's figure)")
     out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#999" '
                'stroke-dasharray="2,4"/>' % (left, y(300), w - right, y(300)))
     out.append('<text x="%d" y="%.1f" fill="#999">QEMU\'s default limit, '

@@ -14,6 +14,8 @@ import math
 import re
 import sys
 
+import svgplot
+
 LINE = re.compile(r"^\s*([\d.]+)% \((\d+) pages\): (\d+) bytes in ([\d.]+) ms")
 BAR = re.compile(r"^throughput: BAR (\d+) MiB")
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
@@ -50,30 +52,17 @@ def main():
     def y(t):
         e = math.log10(max(t, 10 ** lo_exp))
         return h - bottom - (h - bottom - top) * (e - lo_exp) / (top_exp - lo_exp)
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-           'font-family="sans-serif" font-size="12">' % (w, h),
-           '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="20" font-size="14">STOP_COPY time against the '
-           'share of the memory BAR written during PRE_COPY</text>' % left]
-    out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
-               % (left, h - bottom, w - 20, h - bottom))
-    out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
-               % (left, top, left, h - bottom))
+    out = svgplot.frame(w, h, left, bottom, top, 20,
+                        'STOP_COPY time against the share of the memory BAR '
+                        'written during PRE_COPY')
     for e in range(lo_exp, top_exp + 1):
-        t = 10 ** e
-        out.append('<text x="%d" y="%d" text-anchor="end">%g</text>'
-                   % (left - 6, y(t) + 4, t))
-        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
-                   % (left, y(t), w - 20, y(t)))
+        out += svgplot.ygrid(left, w - 20, y(10 ** e), '%g' % 10 ** e)
     for p in xs:
         out.append('<text x="%d" y="%d" text-anchor="middle">%g%%</text>'
                    % (x(p), h - bottom + 18, p))
-    out.append('<text x="%d" y="%d" text-anchor="middle">pages written '
-               'during PRE_COPY (share of the BAR)</text>'
-               % ((left + w) / 2, h - 15))
-    out.append('<text x="15" y="%d" transform="rotate(-90 15 %d)" '
-               'text-anchor="middle">STOP_COPY ms, log scale (arc + read to EOF)</text>'
-               % ((h) / 2, (h) / 2))
+    out += svgplot.titles(w, h, left, bottom,
+                          'pages written during PRE_COPY (share of the BAR)',
+                          'STOP_COPY ms, log scale (arc + read to EOF)')
     for k, (bar, pts) in enumerate(series):
         c = COLORS[k % len(COLORS)]
         path = " ".join("%s%.1f,%.1f" % ("M" if i == 0 else "L", x(p), y(t))
