@@ -54,6 +54,10 @@ one() {
 				'BEGIN { s = t1 - t0; printf "%.2f", s > 0 ? n * b / s : 0 }')
 	fi
 	res=${MIG_RES:-}
+	# wait-migration gave up (QEMU never switched over): record what
+	# QEMU says instead of nothing, e.g. "active" for no convergence.
+	[ "$(mig_field "$res" status)" != "?" ] ||
+		res=$(qmp bd_src query-migrate 2>/dev/null)
 	echo "$1 $2 $(mig_field "$res" status) $(mig_field "$res" downtime)" \
 		"$(mig_field "$res" total-time) $(mig_field "$res" vfio.transferred)" \
 		"$(mig_field "$res" ram.transferred) $rate" >> /tmp/bd.txt
