@@ -14,9 +14,14 @@ PKGS=linux-image-amd64,linux-headers-amd64,linux-source,build-essential
 PKGS+=,kmod,sparse,qemu-system-x86,pciutils,procps,iproute2,busybox
 PKGS+=,ca-certificates,xz-utils,python3,bc,flex,bison,libelf-dev,libssl-dev
 PKGS+=,util-linux,cpio,dkms,driverctl
+# Installed with apt after debootstrap: libvirt as a host runs it (the
+# libvirt suite: the daemon, its QEMU driver, virsh). Its dependencies
+# bring systemd, which debootstrap's --include cannot order (systemd
+# pre-depends on libsystemd-shared being configured first).
+APT_PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 max_days=${VFMIG_TREE_MAX_DAYS:-30}
 
-key=$(printf '%s\n' "$VFMIG_SUITE" "$PKGS" | key_of "$0")
+key=$(printf '%s\n' "$VFMIG_SUITE" "$PKGS" "$APT_PKGS" | key_of "$0")
 tree=$VFMIG_CACHE/tree-$key
 mkdir -p "$VFMIG_CACHE"
 
@@ -29,6 +34,11 @@ else
 	debootstrap --variant=minbase --include="$PKGS" "$VFMIG_SUITE" \
 		"$tree.tmp" "$VFMIG_MIRROR" > "$VFMIG_CACHE/debootstrap.log" 2>&1 ||
 		{ tail -n 30 "$VFMIG_CACHE/debootstrap.log"; die "debootstrap failed"; }
+	# shellcheck disable=SC2086 # a list of package names
+	chroot "$tree.tmp" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $APT_PKGS >> "$VFMIG_CACHE/debootstrap.log" 2>&1 ||
+		{ tail -n 30 "$VFMIG_CACHE/debootstrap.log"; die "apt-get install $APT_PKGS failed"; }
+	chroot "$tree.tmp" apt-get clean
 	mv "$tree.tmp" "$tree"
 	touch "$tree/.vfmig-complete"
 fi
