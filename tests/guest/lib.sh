@@ -191,6 +191,17 @@ dmesg_mark() {
 	echo "VFMIG-MARK-$1" > /dev/kmsg
 }
 
+# check_dmesg_clean MARK [DURING] : the check that the kernel logged no
+# WARN, BUG or oops since dmesg_mark MARK (dmesg_bad_since's reading),
+# named "... during DURING"; the first lines of what it found are the
+# reason.
+check_dmesg_clean() {
+	local bad
+	bad=$(dmesg_bad_since "$1")
+	check "no WARN, BUG or oops in dmesg${2:+ during $2}" \
+		"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+}
+
 # dmesg_bad_since MARK : the reports in the kernel log since MARK. Two
 # echoes of a failure fault injection forced just before are no report
 # (the same rules as tests/harness/tapcheck.py): the stack an allocation
@@ -337,6 +348,7 @@ print(v if v != {} else "?")' "$1" "$2"
 # live_migrate SRC DST BDF : start VM DST on BDF waiting on TCP, migrate VM
 # SRC into it; query-migrate's final reply in MIG_RES. Succeeds when QEMU
 # says completed. MIG_DEFAULTS=1: with QEMU's default parameters.
+# MIG_WAIT: seconds to wait for the end (300).
 live_migrate() {
 	vm_start "$2" "$3" -incoming tcp:127.0.0.1:4444 && vm_incoming "$2" || return 1
 	# Without DMA logging (Debian's kernels lack IOMMUFD) QEMU counts all
@@ -347,7 +359,7 @@ live_migrate() {
 	[ -n "${MIG_DEFAULTS:-}" ] ||
 		qmp "$1" migrate-set-parameters '{"downtime-limit": 20000}' > /dev/null
 	qmp "$1" migrate '{"uri": "tcp:127.0.0.1:4444"}' > /dev/null
-	MIG_RES=$(timeout 320 "$QMP" "/tmp/$1.qmp" wait-migration 300)
+	MIG_RES=$(timeout $((${MIG_WAIT:-300} + 20)) "$QMP" "/tmp/$1.qmp" wait-migration "${MIG_WAIT:-300}")
 	# wait-migration gave up (QEMU never switched over): keep what QEMU
 	# says instead of nothing, e.g. "active" for a migration that never
 	# converges.

@@ -20,6 +20,10 @@ A=${devs[0]}
 B=${devs[1]}
 rounds=${VFMIG_BENCH_ROUNDS:-10}
 paces=${VFMIG_BENCH_PACES:-1000}
+# A migration still running after this many seconds is recorded with
+# QEMU's status ("active": it did not converge at the 300 ms limit).
+# shellcheck disable=SC2034 # read by live_migrate (lib.sh)
+MIG_WAIT=${VFMIG_BENCH_WAIT:-300}
 if [ ! -c /dev/iommu ]; then
 	for i in 1 2 3; do
 		skip "bench-downtime part $i" "needs a kernel with IOMMUFD (DMA logging reports): VFMIG_KERNEL=iommufd"
@@ -93,7 +97,5 @@ n_bad=$(awk '$3 != "completed"' /tmp/bd.txt | wc -l)
 check "every migration completed ($(wc -l < /tmp/bd.txt))" "$n_bad did not" test "$n_bad" -eq 0
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
-bad=$(dmesg_bad_since bench-downtime)
-check "no WARN, BUG or oops in dmesg during the benchmark" \
-	"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+check_dmesg_clean bench-downtime "the benchmark"
 done_testing

@@ -24,7 +24,5 @@ cp /tmp/bench.out /results/bench.txt 2>/dev/null
 check "mig_bench measured everything (exit 0)" "exit $rc" test "$rc" -eq 0
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
-bad=$(dmesg_bad_since bench)
-check "no WARN, BUG or oops in dmesg during the benchmark" \
-	"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+check_dmesg_clean bench "the benchmark"
 done_testing

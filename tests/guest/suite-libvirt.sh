@@ -154,7 +154,5 @@ keep_logs
 lv_stop
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
-bad=$(dmesg_bad_since libvirt)
-check "no WARN, BUG or oops in dmesg during the suite" \
-	"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+check_dmesg_clean libvirt "the suite"
 done_testing

@@ -68,7 +68,5 @@ keep_logs
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
 modprobe -r "$VFMIG_MODULE"
-bad=$(dmesg_bad_since qemu)
-check "no WARN, BUG or oops in dmesg during the QEMU suite" \
-	"$(echo "$bad" | head -n 3 | tr '\n' ' ')" test -z "$bad"
+check_dmesg_clean qemu "the QEMU suite"
 done_testing
