@@ -56,7 +56,7 @@ one() {
 				live_migrate bd_src bd_dst "$B" &&
 			rate=$(awk -v n="$(($(console_count bd_src VFMIG-L2-CHECK) - n0))" \
 				-v t0="$t0" -v t1="$(date +%s.%N)" -v b="$bar" \
-				'BEGIN { s = t1 - t0; printf "%.2f", s > 0 ? n * b / s : 0 }')
+				'BEGIN { s = t1 - t0; printf "%.2f", (s > 0 ? n * b / s : 0) }')
 	fi
 	# live_migrate keeps QEMU's own status when it never switched over.
 	res=${MIG_RES:-}
