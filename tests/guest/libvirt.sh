@@ -79,24 +79,55 @@ lv_start_peer() {
 	return 1
 }
 
-# lv_stop : every domain destroyed, libvirtd gone, the mounts undone.
+# lv_stop : every domain destroyed, libvirtd gone, the mounts undone and
+# the configuration copies removed; fails, saying why, if a QEMU or a
+# libvirtd outlives it or a mount stays. libvirtd does not kill its
+# domains when it exits, so a QEMU that a destroy did not end (a hung
+# virsh) is killed here from libvirt's pidfiles: a QEMU left holding a
+# function would make the unbind that follows block in vfio's remove.
 lv_stop() {
-	local dom
-	for dom in $(virsh -q -c qemu:///system list --name 2>/dev/null); do
-		virsh -q -c qemu:///system destroy "$dom" > /dev/null 2>&1
-	done
-	if [ -n "${LV_PEER:-}" ]; then
-		for dom in $(virsh -q -c "$LV_PEER" list --name 2>/dev/null); do
-			virsh -q -c "$LV_PEER" destroy "$dom" > /dev/null 2>&1
+	local dom uri pids='' pid d rc=0
+	for uri in qemu:///system ${LV_PEER:+"$LV_PEER"}; do
+		for dom in $(timeout 30 virsh -q -c "$uri" list --name 2>/dev/null); do
+			timeout 60 virsh -q -c "$uri" destroy "$dom" > /dev/null 2>&1
 		done
+	done
+	if [ -n "${LV_PEER_PID:-}" ] && [ -d "/proc/$LV_PEER_PID" ]; then
 		mkdir -p /results/qemu/peer
 		cp "/proc/$LV_PEER_PID/root/var/log/libvirt/qemu/"*.log /results/qemu/peer/ 2>/dev/null
+		pids=$(cat "/proc/$LV_PEER_PID/root/run/libvirt/qemu/"*.pid 2>/dev/null)
 	fi
+	pids="$pids $(cat /run/libvirt/qemu/*.pid 2>/dev/null)"
+	# (libvirt's QEMU driver keeps its own lock, driver.pid, there too:
+	# only the QEMUs count.)
+	for pid in $pids; do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qemu-system-x86 ] || continue
+		kill -9 "$pid" && echo "# lv_stop: QEMU $pid outlived its destroy, killed"
+	done
+	# (The guest's own idle KVM VM, init.sh's, is a QEMU too: only the
+	# pids libvirt recorded are libvirt's.)
+	alive() {
+		local p
+		pgrep -x libvirtd
+		for p in $pids; do [ ! -d "/proc/$p" ] || echo "$p"; done
+	}
 	pkill -x libvirtd
-	sleep 1
+	for _ in $(seq 20); do
+		[ -n "$(alive)" ] || break
+		sleep 0.5
+	done
+	if [ -n "$(alive)" ]; then
+		echo "# lv_stop: still running: $(alive | tr '\n' ' ')"
+		rc=1
+	fi
 	mkdir -p /results/qemu && cp /tmp/libvirtd*.log /var/log/libvirt/qemu/*.log /results/qemu/ 2>/dev/null
-	umount "$LV_SAVE_DIR" /etc/libvirt /var/lib/libvirt /var/cache/libvirt 2>/dev/null
-	return 0
+	for d in "$LV_SAVE_DIR" /etc/libvirt /var/lib/libvirt /var/cache/libvirt; do
+		mountpoint -q "$d" || continue
+		umount "$d" || { echo "# lv_stop: $d stays mounted"; rc=1; }
+	done
+	rm -rf /tmp/lv-etc /tmp/lv-etc-peer
+	LV_PEER='' LV_PEER_PID=''
+	return "$rc"
 }
 
 # lv_domain_xml NAME BDF OVERRIDE [CONSOLE] : the domain of the how-to,

@@ -23,11 +23,17 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
 # status_field BDF FIELD : one line of vfmig's debugfs status of BDF.
 status_field() { sed -n "s/^$2: //p" "$(vfmig_dir "$1")/status"; }
+# dma_reports BDF : how many DMA-logging reports vfmig has answered on BDF.
+dma_reports() { status_field "$1" dma_logging | awk -F', ' '{ print $2 + 0 }'; }
 
-check "libvirtd $(libvirtd --version | awk '{print $NF}') runs and virsh reaches qemu:///system" \
-	"see /results/qemu/libvirtd.log" lv_start
+echo "# $(libvirtd --version)"
+check "libvirtd runs and virsh reaches qemu:///system" "see /results/qemu/libvirtd.log" lv_start
+# Whatever happens below, no daemon, domain or mount outlives the suite.
+trap lv_stop EXIT
 check "function A ($A) bound to $VFMIG_DRIVER, and left so (managed='no')" "bind failed" \
 	bind "$A" "$VFMIG_DRIVER"
+# shellcheck disable=SC2034 # read in the eval of the idle check at the end
+saved_start=$(status_field "$A" bytes_saved)
 
 # lv_boot NAME OVERRIDE : create the transient domain NAME on A and wait
 # for its guest to check the device memory twice. libvirt keeps QEMU's pid
@@ -41,8 +47,10 @@ lv_boot() {
 }
 why_boot() { tail -n 3 "/tmp/$1.err" "/tmp/$1.console" 2>/dev/null | tr '\n' ' '; }
 
+lv_boot lv no
+rc=$?
 check "a domain with a plain <hostdev> on A starts, and its guest writes the device memory" \
-	"$(why_boot lv)" lv_boot lv no
+	"$(why_boot lv)" test "$rc" -eq 0
 dom=lv
 if [ -c /dev/iommu ]; then
 	# DMA logging is offered: QEMU puts no blocker, the plain XML saves
@@ -62,8 +70,10 @@ else
 			[ "$("${V[@]}" domstate lv)" = running ] && [ ! -e "$SAVE" ]'
 	"${V[@]}" destroy lv > /dev/null 2>&1
 	dom=lvo
+	lv_boot lvo yes
+	rc=$?
 	check "the domain with <qemu:override> enable-migration=on starts, and its guest writes" \
-		"$(why_boot lvo)" lv_boot lvo yes
+		"$(why_boot lvo)" test "$rc" -eq 0
 	# Without DMA logging QEMU counts all guest RAM dirty at every pass,
 	# even of a paused VM, so a save converges only if a whole pass fits
 	# in the downtime limit (300 ms by default); under TCG it never does.
@@ -85,14 +95,14 @@ fi
 	'{"execute":"migrate-set-parameters","arguments":{"avail-switchover-bandwidth":1073741824}}' > /dev/null
 saved0=$(status_field "$A" bytes_saved)
 loaded0=$(status_field "$A" bytes_loaded)
-# shellcheck disable=SC2034 # read in the eval of the page check below
-before=$(console_count "$dom" "VFMIG-L2-CHECK")
 t0=$(date +%s%N)
 timeout 300 "${V[@]}" save "$dom" "$SAVE" > /tmp/lv-save.err 2>&1 &
 lv_job_watch qemu:///system "$dom" $! "$A"
 # virsh killed by the timeout leaves the job running in libvirtd.
 wait $! || "${V[@]}" domjobabort "$dom" > /dev/null 2>&1
 t1=$(date +%s%N)
+# The guest's checks so far (it is paused, or gone with the save).
+before=$(console_count "$dom" "VFMIG-L2-CHECK")
 check "virsh save writes the VM with its device state, read from vfmig" \
 	"$(tr '\n' ' ' < /tmp/lv-save.err) bytes_saved $saved0 -> $(status_field "$A" bytes_saved)" \
 	eval '[ -s "$SAVE" ] && [ "$(status_field "$A" bytes_saved)" -gt "${saved0:-0}" ] &&
@@ -106,10 +116,12 @@ check "virsh restore starts it again, loading the device state into vfmig" \
 	"$(tr '\n' ' ' < /tmp/lv-restore.err) bytes_loaded $loaded0 -> $(status_field "$A" bytes_loaded)" \
 	eval '[ "$("${V[@]}" domstate "$dom")" = running ] &&
 		[ "$(status_field "$A" bytes_loaded)" -gt "${loaded0:-0}" ] && restored=yes'
+went_on=no
+[ "$restored" = yes ] && wait_console "$dom" "VFMIG-L2-CHECK" $((before + 2)) 240 &&
+	[ "$(console_count "$dom" "VFMIG-L2-BAD\|CHECK.*BAD")" -eq 0 ] && went_on=yes
 check "the restored guest finds every page as it left it, and goes on" \
-	"$(grep -m 3 'BAD' "/tmp/$dom.console" | tr '\n' ' ') restored: $restored" \
-	eval '[ "$restored" = yes ] && wait_console "$dom" "VFMIG-L2-CHECK" $((before + 2)) 240 &&
-		[ "$(console_count "$dom" "VFMIG-L2-BAD\|CHECK.*BAD")" -eq 0 ]'
+	"$(grep -m 3 'BAD' "/tmp/$dom.console" | tr '\n' ' ') restored: $restored, checks: $before -> $(console_count "$dom" "VFMIG-L2-CHECK")" \
+	test "$went_on" = yes
 
 # A live migration driven by libvirt, to a second libvirtd standing for
 # the destination host, onto function B: the same domain (name, UUID),
@@ -123,6 +135,7 @@ rm -f "/tmp/$dom-dst.console"
 [ -c /dev/iommu ] || "${V[@]}" migrate-setmaxdowntime "$dom" 20000
 saved0=$(status_field "$A" bytes_saved)
 loadedb=$(status_field "$B" bytes_loaded)
+rep0=$(dma_reports "$A")
 t0=$(date +%s%N)
 timeout 400 "${V[@]}" migrate --live "$dom" "$LV_PEER" --migrateuri tcp://127.0.0.1:49152 \
 	--listen-address 127.0.0.1 --xml "/tmp/$dom-dst.xml" > /tmp/lv-migrate.err 2>&1 &
@@ -134,24 +147,36 @@ echo "# migrated in $((($(date +%s%N) - t0) / 1000000)) ms, device state $(($(st
 # (the source's transient domain is gone with its job).
 virsh -q -c "$LV_PEER" domjobinfo --completed "$dom" 2>/dev/null |
 	grep -E '^(Time elapsed|Total downtime|Memory processed|Iteration)' | sed 's/^/# job: /'
+# Where the kernel can report, QEMU must have used vfmig's DMA logging
+# (its reports on A grew), not only have been offered it.
 check "virsh migrate --live moves the running domain to the second libvirtd, onto B" \
-	"$(tr '\n' ' ' < /tmp/lv-migrate.err) bytes_loaded on B $loadedb -> $(status_field "$B" bytes_loaded)" \
+	"$(tr '\n' ' ' < /tmp/lv-migrate.err) bytes_loaded on B $loadedb -> $(status_field "$B" bytes_loaded), DMA-logging reports on A $rep0 -> $(dma_reports "$A")" \
 	eval '[ "$(virsh -q -c "$LV_PEER" domstate "$dom")" = running ] &&
 		! "${V[@]}" domstate "$dom" > /dev/null 2>&1 &&
-		[ "$(status_field "$B" bytes_loaded)" -gt "${loadedb:-0}" ]'
+		[ "$(status_field "$B" bytes_loaded)" -gt "${loadedb:-0}" ] &&
+		{ [ ! -c /dev/iommu ] || [ "$(dma_reports "$A")" -gt "${rep0:-0}" ]; }'
+guest_verified "$dom-dst"
+rc=$?
 check "the migrated guest finds every page as the source left it, and goes on" \
-	"$(grep -m 3 'BAD' "/tmp/$dom-dst.console" | tr '\n' ' ')" guest_verified "$dom-dst"
+	"$(grep -m 3 'BAD' "/tmp/$dom-dst.console" | tr '\n' ' ') checks on B: $(console_count "$dom-dst" "VFMIG-L2-CHECK")" \
+	test "$rc" -eq 0
 virsh -q -c "$LV_PEER" destroy "$dom" > /dev/null 2>&1
 "${V[@]}" destroy "$dom" > /dev/null 2>&1
 idle() {
 	[ "$(status_field "$1" state)" = RUNNING ] &&
 		[ "$(status_field "$1" saving_file)" = none ] && [ "$(status_field "$1" resuming_file)" = none ]
 }
-check "after virsh destroy, vfmig holds no migration file and A and B run" \
-	"A: $(head -n 4 "$(vfmig_dir "$A")/status" | tr '\n' ' ') B: $(head -n 4 "$(vfmig_dir "$B")/status" | tr '\n' ' ')" \
-	eval 'idle "$A" && idle "$B"'
 keep_logs
 lv_stop
+stopped=$?
+trap - EXIT
+# Not only the state before anything ran: A must have been saved from and
+# B loaded into during the suite.
+check "after virsh destroy and libvirtd's exit, vfmig holds no migration file and A and B run" \
+	"lv_stop $stopped A: $(head -n 6 "$(vfmig_dir "$A")/status" | tr '\n' ' ') B: $(head -n 6 "$(vfmig_dir "$B")/status" | tr '\n' ' ')" \
+	eval '[ "$stopped" -eq 0 ] && idle "$A" && idle "$B" &&
+		[ "$(status_field "$A" bytes_saved)" -gt "${saved_start:-0}" ] &&
+		[ "$(status_field "$B" bytes_loaded)" -gt "${loadedb:-0}" ]'
 unbind "$A" > /dev/null
 unbind "$B" > /dev/null
 check_dmesg_clean libvirt "the suite"
