@@ -187,6 +187,13 @@ hang_report() {
 	echo w > /proc/sysrq-trigger
 }
 
+# status_field BDF FIELD : one field of vfmig's debugfs status of BDF
+# (drivers/vfio/pci/vfmig/debugfs.c), e.g. "bytes_saved".
+status_field() { sed -n "s/^$2: //p" "$(vfmig_dir "$1")/status"; }
+
+# dma_reports BDF : how many DMA-logging reports vfmig has answered on BDF.
+dma_reports() { status_field "$1" dma_logging | sed -n 's/.*, \([0-9]*\) reports$/\1/p'; }
+
 dmesg_mark() {
 	echo "VFMIG-MARK-$1" > /dev/kmsg
 }

@@ -21,10 +21,6 @@ SAVE=$LV_SAVE_DIR/lv.save
 dmesg_mark libvirt
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
-# status_field BDF FIELD : one line of vfmig's debugfs status of BDF.
-status_field() { sed -n "s/^$2: //p" "$(vfmig_dir "$1")/status"; }
-# dma_reports BDF : how many DMA-logging reports vfmig has answered on BDF.
-dma_reports() { status_field "$1" dma_logging | awk -F', ' '{ print $2 + 0 }'; }
 
 echo "# $(libvirtd --version)"
 check "libvirtd runs and virsh reaches qemu:///system" "see /results/qemu/libvirtd.log" lv_start

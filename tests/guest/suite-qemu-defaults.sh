@@ -30,7 +30,6 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
 check "functions A and B bound" "bind failed" \
 	eval 'bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"'
-reports() { sed -n 's/^dma_logging: .*, \([0-9]*\) reports$/\1/p' "$(vfmig_dir "$1")/status"; }
 
 # The baseline: the same L2, idle, without the device.
 vm_start base -
@@ -44,7 +43,7 @@ vm_stop base_dst
 
 # The device, a workload writing its whole memory every PACE ms.
 PACE=${VFMIG_QD_PACE:-1000}
-r0=$(reports "$A")
+r0=$(dma_reports "$A")
 VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$PACE" vm_start src "$A"
 check "QEMU takes the device as migratable without enable-migration=on" \
 	"$(tail -n 3 /tmp/src.err /tmp/src.console 2>/dev/null | tr '\n' ' ')" \
@@ -57,8 +56,8 @@ if ! check "live migration with the device completes with QEMU's defaults" \
 	sed 's/^/# src: /' /tmp/src.err | tail -n 5
 fi
 check "QEMU read vfmig's DMA logging reports (device dirty tracking, not all RAM)" \
-	"reports on A: $r0 before, $(reports "$A") after" \
-	test "$(reports "$A")" -gt "${r0:-0}"
+	"reports on A: $r0 before, $(dma_reports "$A") after" \
+	test "$(dma_reports "$A")" -gt "${r0:-0}"
 check "the destination guest finds every page as the source guest left it" \
 	"$(grep -m 3 'BAD' /tmp/dst.console | tr '\n' ' ')" guest_verified dst
 check "the destination guest keeps running" "no progress" \
