@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Plot bench-downtime's migrations as an SVG (no plotting library).
 
-Usage: plot_downtime.py BENCH_DOWNTIME_TXT > plot.svg
+Usage: plot_downtime.py [LABEL=]BENCH_DOWNTIME_TXT... > plot.svg
 
 Reads the rows tests/guest/suite-bench-downtime.sh leaves in
 results/bench-downtime.txt ("kind pace_ms status downtime_ms total_ms
 vfio_bytes ram_bytes dirty_MiB_per_s") and draws QEMU's downtime of every
 completed migration with the device against the workload's measured dirty
-rate of the device memory, with the median of the same guest's migrations
-without the device as a dashed line.
+rate of the device memory, one colour per file (its LABEL in the legend,
+for example "steady writer=sweep3.txt"), with the median of all the
+migrations without the device as a dashed line.
 """
 import statistics
 import sys
@@ -17,18 +18,19 @@ import sys
 import svgplot
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    with_dev, without = [], []
-    with open(sys.argv[1]) as f:
+COLOURS = ('#1f77b4', '#d62728', '#9467bd', '#ff7f0e')
+
+
+def read_rows(path, series, with_dev, without):
+    """Append PATH's completed migrations to WITH_DEV and WITHOUT."""
+    with open(path) as f:
         for line in f:
             r = line.split()
             if len(r) < 8 or r[0].startswith('#') or r[2] != 'completed':
                 continue
             if r[0] == 'with':
                 try:
-                    with_dev.append((float(r[7]), float(r[3]), r[1]))
+                    with_dev.append((float(r[7]), float(r[3]), r[1], series))
                 except ValueError:      # a row without a measured rate
                     continue
             elif r[0] == 'without':
@@ -36,12 +38,22 @@ def main():
                     without.append(float(r[3]))
                 except ValueError:
                     continue
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    with_dev, without, labels = [], [], []
+    for i, arg in enumerate(sys.argv[1:]):
+        label, _, path = arg.rpartition('=')
+        labels.append(label or 'with the device')
+        read_rows(path, i % len(COLOURS), with_dev, without)
     if not with_dev:
         sys.exit("no completed migration with the device")
     base = statistics.median(without) if without else None
     w, h, left, bottom, top, right = 640, 400, 70, 60, 40, 20
-    xmax = max(x for x, _, _ in with_dev) * 1.1 or 1
-    ymax = max([d for _, d, _ in with_dev] + [base or 0, 300]) * 1.1
+    xmax = max(r[0] for r in with_dev) * 1.1 or 1
+    ymax = max([r[1] for r in with_dev] + [base or 0, 300]) * 1.1
 
     def x(v):
         return left + (w - left - right) * v / xmax
@@ -69,12 +81,15 @@ def main():
                    'stroke-dasharray="6,4"/>' % (left, y(base), w - right, y(base)))
         out.append('<text x="%d" y="%.1f" fill="#2ca02c">without the device '
                    '(median %.0f ms)</text>' % (left + 10, y(base) - 4, base))
-    for rate, down, pace in with_dev:
-        out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="#1f77b4"><title>'
-                   'pace %s ms: %.1f MiB/s, downtime %.0f ms</title></circle>'
-                   % (x(rate), y(down), pace, rate, down))
-    out.append('<text x="%d" y="%d" fill="#1f77b4">with the device '
-               '(one point per migration)</text>' % (left + 10, top + 16))
+    for rate, down, pace, series in with_dev:
+        out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>'
+                   '%s, pace %s ms: %.1f MiB/s, downtime %.0f ms</title></circle>'
+                   % (x(rate), y(down), COLOURS[series], labels[series],
+                      pace, rate, down))
+    for series, label in enumerate(labels[:len(COLOURS)]):
+        out.append('<text x="%d" y="%d" fill="%s">%s (one point per '
+                   'migration)</text>' % (left + 10, top + 16 * (series + 1),
+                                         COLOURS[series], label))
     out.append('</svg>')
     print('\n'.join(out))
 

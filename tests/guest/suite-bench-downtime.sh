@@ -4,8 +4,13 @@
 # Documentation/benchmarks.rst. The same nested guest is migrated with
 # QEMU's default parameters and vfio-pci options, alternately without the
 # device (idle) and with it (its workload rewriting the whole device
-# memory, then sleeping PACE ms), VFMIG_BENCH_ROUNDS times each, for each
-# PACE of VFMIG_BENCH_PACES (comma-separated, default 1000). It prints every migration's downtime, total
+# memory with PACE ms of pauses per round), VFMIG_BENCH_ROUNDS times each,
+# for each PACE of VFMIG_BENCH_PACES (comma-separated, default 1000).
+# VFMIG_BENCH_WRITER says how the pause is taken: "steady" (the default)
+# spreads it over the round, so that the memory is dirtied at an even rate
+# and the switchover finds the same amount dirty wherever it falls;
+# "burst" sleeps it after each round, as the qemu-defaults suite's writer
+# does, so the switchover's phase in the round decides the downtime. It prints every migration's downtime, total
 # time and the workload's measured dirty rate, then per pace the medians
 # and their ratios (with / without), as comments: figures, never judged
 # (tests/bench/plot_downtime.py draws downtime against dirty rate). Its checks are
@@ -20,6 +25,11 @@ A=${devs[0]}
 B=${devs[1]}
 rounds=${VFMIG_BENCH_ROUNDS:-10}
 paces=${VFMIG_BENCH_PACES:-1000}
+case ${VFMIG_BENCH_WRITER:-steady} in
+steady) steady=1 ;;
+burst) steady=0 ;;
+*) echo "bench-downtime: VFMIG_BENCH_WRITER is steady or burst" >&2; exit 1 ;;
+esac
 # A migration still running after VFMIG_BENCH_WAIT seconds (300) is
 # recorded with QEMU's status ("active": it did not converge at the
 # 300 ms limit).
@@ -40,24 +50,25 @@ check "A and B bound for the benchmark" "bind failed" \
 
 # one KIND PACE : one migration with QEMU's defaults; appends "KIND PACE
 # status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s" to
-# /tmp/bd.txt. The dirty rate is the workload's own, measured on the
-# source from its first checked round to the end of the migration: whole
-# BARs rewritten per second.
+# /tmp/bd.txt. The dirty rate is the workload's own on the source: the
+# BAR's size over the median period of its rounds after the first (each
+# CHECK line's ms=, the round's pauses included).
 one() {
-	local res t0 n0 rate=0
+	local res rate=0
 	MIG_RES=	# not the last round's, if this one never gets to migrate
 	if [ "$1" = without ]; then
 		vm_start bd_src - && wait_console bd_src "VFMIG-L2-IDLE" 1 240 &&
 			MIG_DEFAULTS=1 live_migrate bd_src bd_dst -
 	else
-		VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2" vm_start bd_src "$A" &&
+		VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2 vfmig.steady=$steady" vm_start bd_src "$A" &&
 			wait_console bd_src "VFMIG-L2-CHECK" 2 300 &&
-			t0=$(date +%s.%N) n0=$(console_count bd_src VFMIG-L2-CHECK) &&
-			VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2" MIG_DEFAULTS=1 \
+			VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2 vfmig.steady=$steady" MIG_DEFAULTS=1 \
 				live_migrate bd_src bd_dst "$B" &&
-			rate=$(awk -v n="$(($(console_count bd_src VFMIG-L2-CHECK) - n0))" \
-				-v t0="$t0" -v t1="$(date +%s.%N)" -v b="$bar" \
-				'BEGIN { s = t1 - t0; printf "%.2f", (s > 0 ? n * b / s : 0) }')
+			rate=$(grep -o 'VFMIG-L2-CHECK round=[0-9]* .* ms=[0-9]*' /tmp/bd_src.console |
+				sed 's/.*ms=//' | tail -n +2 | sort -n |
+				awk -v b="$bar" '{ ms[NR] = $1 }
+				END { m = NR % 2 ? ms[(NR + 1) / 2] : (ms[NR / 2] + ms[NR / 2 + 1]) / 2
+					printf "%.2f", (NR && m > 0 ? b * 1000 / m : 0) }')
 	fi
 	# live_migrate keeps QEMU's own status when it never switched over.
 	res=${MIG_RES:-}
@@ -71,7 +82,7 @@ one() {
 }
 
 : > /tmp/bd.txt
-echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s ($rounds rounds per pace, BAR2 $bar MiB)"
+echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s ($rounds rounds per pace, BAR2 $bar MiB, ${VFMIG_BENCH_WRITER:-steady} writer)"
 for pace in ${paces//,/ }; do
 	for _ in $(seq "$rounds"); do
 		one without "$pace"

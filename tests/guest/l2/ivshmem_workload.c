@@ -14,11 +14,14 @@
  * With vfmig.pace_ms=N on the kernel command line, it sleeps N ms after
  * each round: a guest that dirties its device memory at a bounded rate,
  * which a live migration with QEMU's default parameters can converge on
- * (tests/guest/suite-qemu-defaults.sh).
+ * (tests/guest/suite-qemu-defaults.sh). With vfmig.steady=1 as well, that
+ * pause is spread over the round instead (a writer at an even rate, for
+ * tests/guest/suite-bench-downtime.sh).
  *
  * Console lines (read by tests/guest/suite-qemu.sh):
- *	VFMIG-L2-CHECK round=R pages=N ok	a round checked and rewritten
- *	VFMIG-L2-CHECK round=R pages=N BAD	...and something was wrong
+ *	VFMIG-L2-CHECK round=R pages=N ok ms=T	a round checked and rewritten,
+ *						T ms after the previous line
+ *	VFMIG-L2-CHECK round=R pages=N BAD ms=T	...and something was wrong
  *	VFMIG-L2-BAD round=R page=P ...		what (the first few per round)
  */
 #include <dirent.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define PAGE		4096
 #define WORDS		(PAGE / 8)
@@ -134,29 +138,41 @@ static void *map_bar(const char *dir, int bar, size_t *size)
 }
 
 #define PACE_ARG	"vfmig.pace_ms="
+#define STEADY_ARG	"vfmig.steady="
 
-/* PACE_ARG's N from the kernel command line, or 0. */
-static unsigned int pace_ms(void)
+/* ARG's N from the kernel command line ("ARGN"), or 0. */
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static unsigned int cmdline_uint(const char *arg)
 {
 	char line[1024], *p;
-	unsigned int ms = 0;
+	unsigned int n = 0;
 	FILE *f = fopen("/proc/cmdline", "r");
 
 	if (!f)
 		return 0;
 	if (fgets(line, sizeof(line), f)) {
-		p = strstr(line, PACE_ARG);
+		p = strstr(line, arg);
 		if (p)
-			ms = strtoul(p + strlen(PACE_ARG), NULL, 10);
+			n = strtoul(p + strlen(arg), NULL, 10);
 	}
 	fclose(f);
-	return ms;
+	return n;
 }
 
 int main(void)
 {
-	unsigned int pace = pace_ms();
+	unsigned int pace = cmdline_uint(PACE_ARG);
+	int steady = cmdline_uint(STEADY_ARG) == 1;
 	size_t mem_size, regs_size, pages, page;
+	useconds_t yield_us = 50;
+	double t, t_last;
 	volatile uint32_t *regs;
 	uint64_t round, *mem;
 	char dir[300], path[400];
@@ -180,8 +196,21 @@ int main(void)
 		return 1;
 	}
 	pages = mem_size / PAGE;
-	printf("VFMIG-L2-WORKLOAD %s pages=%zu\n", dir, pages);
+	/*
+	 * Steady: the round's pause is spread over its chunks of YIELD_PAGES
+	 * pages, so the device memory is dirtied at an even rate instead of
+	 * in one burst per round, and where a migration's switchover falls in
+	 * the round does not change how much is dirty at that moment.
+	 */
+	if (steady && pace && pages >= YIELD_PAGES)
+		yield_us = (useconds_t)pace * 1000 / (pages / YIELD_PAGES);
+	if (yield_us < 50)
+		yield_us = 50;
+	printf("VFMIG-L2-WORKLOAD %s pages=%zu pace_ms=%u %s\n", dir, pages,
+	       pace, steady ? "steady" : "burst");
 
+	/* ms= is the period, pauses included: BAR size / period = dirty rate. */
+	t_last = now_ms();
 	for (round = 1;; round++) {
 		nbad = 0;
 		for (page = 0; page < pages; page++) {
@@ -192,7 +221,7 @@ int main(void)
 				report_bad(round, page, bad, p);
 			fill(p, round, page);
 			if (page % YIELD_PAGES == YIELD_PAGES - 1)
-				usleep(50);
+				usleep(yield_us);
 		}
 		if (round > 1 && regs[INTRMASK] != (uint32_t)(round - 1) &&
 		    ++nbad)
@@ -200,9 +229,12 @@ int main(void)
 			       (unsigned long long)round, regs[INTRMASK],
 			       (uint32_t)(round - 1));
 		regs[INTRMASK] = (uint32_t)round;
-		printf("VFMIG-L2-CHECK round=%llu pages=%zu %s\n",
-		       (unsigned long long)round, pages, nbad ? "BAD" : "ok");
-		if (pace)
+		t = now_ms();
+		printf("VFMIG-L2-CHECK round=%llu pages=%zu %s ms=%.0f\n",
+		       (unsigned long long)round, pages, nbad ? "BAD" : "ok",
+		       t - t_last);
+		t_last = t;
+		if (pace && !steady)
 			usleep(pace * 1000);
 	}
 	return 0;
