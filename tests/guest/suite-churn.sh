@@ -41,5 +41,4 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 echo "# $runs churn runs, $resets resets in all, in ${SECONDS}s"
 check "every churn run passed ($runs runs)" "$failed of $runs failed" [ "$failed" -eq 0 ]
-check "the churn loop left the kernel log clean" "$(dmesg_bad_since churn-loop | head -n 3)" \
-	eval '[ -z "$(dmesg_bad_since churn-loop)" ]'
+check_dmesg_clean churn-loop "the churn loop"

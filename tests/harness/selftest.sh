@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
 failed=0
-echo "1..32"
+echo "1..33"
 
 # expect NAME RC PATTERN... -- CHECKER ARGS... : tapcheck.py must exit with
 # RC and print a line matching every PATTERN (an extended regex), and none
@@ -230,11 +230,28 @@ wakeup "lost wakeup: halted, IF=1, timer in IRR above PPR is stuck" 0 -e ''
 # running, the nested guest's RFLAGS (IF=0), the host's timer in IRR.
 nested='s/RIP=ffffffff8c90fa3f RFL=00000212 \[----A--\]/RIP=ffffffff8dbdcf87 RFL=00000046 [---Z-P-]/; s/HLT=1/HLT=0/'
 wakeup "lost wakeup: running a nested guest, timer in IRR never taken is stuck" 0 -e "$nested"
+
+# check_dmesg_clean reads the kernel log from its own whole mark: a mark
+# that is gone (the ring overwritten, or never written) is a failure, not
+# an empty reading, and "qemu" is not "qemu-defaults" (dmesg stubbed with
+# a recorded log).
+printf '%s\n' '[    1.0] VFMIG-MARK-qemu-defaults' '[    2.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x1/0x2' \
+	'[    3.0] VFMIG-MARK-qemu' '[    4.0] all quiet' > "$tmp/dmesg.txt"
+s8=$(suite s8 'plan 3' "dmesg() { cat '$tmp/dmesg.txt'; }" \
+	'check_dmesg_clean qemu "after"' 'check_dmesg_clean qemu-defaults "before"' \
+	'check_dmesg_clean fuzz "gone"' done_testing)
+as_guest "$s8"
+expect "check_dmesg_clean: only after its whole mark, and a lost mark fails" 1 \
+	'^ok - vm s[0-9] / no WARN, BUG or oops in dmesg during after$' \
+	'^not ok - vm s[0-9] / no WARN, BUG or oops in dmesg during before # .*WARNING: CPU: 0' \
+	'^not ok - vm s[0-9] / no WARN, BUG or oops in dmesg during gone # no VFMIG-MARK-fuzz in the kernel log' \
+	-- --prefix vm "$tmp/guest.log"
+
 wakeup "lost wakeup: running, nothing in IRR is not stuck" 1 -e "$nested" -e 's/^IRR\t 236/IRR\t (none)/'
 wakeup "lost wakeup: running, a vector at or below PPR is not stuck" 1 -e "$nested" -e 's/PPR 0x10/PPR 0xf0/'
 wakeup "lost wakeup: a vCPU halted with IF=0 is not stuck" 1 -e 's/RFL=00000212/RFL=00000012/'
 wakeup "lost wakeup: a vector at or below PPR is not deliverable" 1 -e 's/PPR 0x10/PPR 0xf0/'
 wakeup "lost wakeup: nothing in IRR, nothing to take" 1 -e 's/^IRR\t 236/IRR\t (none)/'
 
-[ "$n" -eq 32 ] || { echo "not ok - harness: ran $n cases, planned 32"; exit 1; }
+[ "$n" -eq 33 ] || { echo "not ok - harness: ran $n cases, planned 33"; exit 1; }
 [ "$failed" -eq 0 ]

@@ -48,7 +48,12 @@ mem=${VFMIG_VM_MEM:-4G}
 # without jump labels or ftrace, so flipping a static key patches no text
 # (tests/rig/kernel-rig.config); its crash rate is in Documentation/hardening.md.
 # Its checks make it slower: a longer time limit.
-append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=4M"
+# The ring holds 16 MiB: the fuzz and hardening suites log a line or two
+# per refused stream or injected failure (the CI fuzz VM of 2026-12-07
+# logged 5.5 MB for 80,000 attempts), and their in-guest dmesg checks read
+# from a mark that must still be in the ring (check_dmesg_clean fails when
+# it is gone); the host's capture of the whole log is read as well.
+append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=16M"
 if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	smp=${VFMIG_VM_SMP:-2}
 	limit=${VFMIG_VM_TIMEOUT:-3600}
