@@ -23,9 +23,7 @@ vfmig_is() {
 	grep -qx "state: $2" "$st" && grep -qx "saving_file: $3" "$st" ||
 		{ tr '\n' ' ' < "$st"; return 1; }
 }
-resets_of() {
-	awk '/^resets:/ {print $2}' "$(vfmig_dir "$1")/status"
-}
+resets_of() { status_field "$1" resets; }
 
 # slow_migrate SRC DST BDF [PORT] : a migration that stays in PRE_COPY until
 # the scenario acts. Throttled to 4 MiB/s with QEMU's 300 ms downtime limit

@@ -57,7 +57,7 @@ check "fail_resume fires once: the load then works" "failed again" \
 # Opening and closing the device reset it too, so the count alone would
 # rise after any save: the injected reset must add one more than a plain
 # save adds, and log that it fired.
-resets() { awk '/^resets:/ {print $2}' "$dA/status"; }
+resets() { status_field "$A" resets; }
 r0=$(resets)
 $ctl save "$A" /tmp/f3.bin > /dev/null 2>&1
 plain=$(($(resets) - r0))
