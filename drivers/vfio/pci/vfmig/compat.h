@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vfmig: the kernel interfaces vfmig uses that changed between Linux 6.12
- * (Debian trixie) and 7.2 (Debian sid), in one place.
+ * vfmig: the kernel interfaces vfmig and its KUnit suites use that changed
+ * between Linux 6.12 (Debian trixie) and 7.2 (Debian sid), in one place.
  *
  * Every VFMIG_HAVE_* below is set by the Makefile from a probe of the
  * headers the module is built against (a grep for the new symbol), never
@@ -13,6 +13,7 @@
 #define _VFMIG_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/ratelimit.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
@@ -104,6 +105,58 @@ static inline int vfmig_check_precopy_ioctl(struct vfio_device *vdev,
 	.pasid_detach_ioas = vfio_iommufd_physical_pasid_detach_ioas,
 #else
 #define VFMIG_OPS_PASID
+#endif
+
+/*
+ * For the KUnit suites (tests/) only: the driver uses none of these.
+ */
+
+/**
+ * vfmig_rs_missed() - lines a rate limit suppressed in its interval
+ * @rs: the rate limit, one of &struct vfmig_device.log_rs
+ *
+ * Since 6.16 &struct ratelimit_state.missed is an atomic_t, read through
+ * ratelimit_state_get_miss().
+ *
+ * Return: the count.
+ */
+static inline int vfmig_rs_missed(struct ratelimit_state *rs)
+{
+#ifdef VFMIG_HAVE_RATELIMIT_GET_MISS
+	return ratelimit_state_get_miss(rs);
+#else
+	return rs->missed;
+#endif
+}
+
+/**
+ * vfmig_rs_printed() - lines a rate limit let through in its interval
+ * @rs: the rate limit, once it has been asked at least once
+ *
+ * Since 6.16 &struct ratelimit_state counts down what is left of the
+ * burst (rs_n_left, which callers racing for the last line can take
+ * below 0) instead of counting up what was printed.
+ *
+ * Return: the count.
+ */
+static inline int vfmig_rs_printed(struct ratelimit_state *rs)
+{
+#ifdef VFMIG_HAVE_RATELIMIT_N_LEFT
+	return rs->burst - max(atomic_read(&rs->rs_n_left), 0);
+#else
+	return rs->printed;
+#endif
+}
+
+/*
+ * The namespace EXPORT_SYMBOL_IF_KUNIT() exports into, as
+ * MODULE_IMPORT_NS() takes it: a string literal since 6.13, a bare
+ * identifier that it stringified before.
+ */
+#ifdef VFMIG_HAVE_NS_STRING
+#define VFMIG_KUNIT_NS	"EXPORTED_FOR_KUNIT_TESTING"
+#else
+#define VFMIG_KUNIT_NS	EXPORTED_FOR_KUNIT_TESTING
 #endif
 
 #endif /* _VFMIG_COMPAT_H */

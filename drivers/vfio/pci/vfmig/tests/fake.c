@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
+#include "compat.h"
 #include "fake.h"
 #include "migf.h"
 
@@ -688,4 +689,4 @@ bool fake_file_saving(struct file *file)
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for vfmig, the vfio-pci migration variant driver");
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS(VFMIG_KUNIT_NS);

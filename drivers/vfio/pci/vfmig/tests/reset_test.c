@@ -15,6 +15,7 @@
 #include <linux/random.h>
 #include <linux/vfio.h>
 
+#include "compat.h"
 #include "fake.h"
 #include "migf.h"
 
@@ -51,7 +52,7 @@ static void reset_nobody_holds(struct kunit *test)
 	vfmig_reset_done(fake->pdev);
 	expect_reset_outcome(test, fake, f);
 	/* A new migration works after it. */
-	KUNIT_EXPECT_EQ(test, fake_set_state(fake, S(STOP)), NULL);
+	KUNIT_EXPECT_NULL(test, fake_set_state(fake, S(STOP)));
 	fput(f);
 	vfmig_fake_close(fake);
 	vfmig_fake_expect_no_files(test, baseline);
@@ -431,6 +432,7 @@ static void refusal_loop_is_rate_limited(struct kunit *test)
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
 	struct vfmig_fake *other = vfmig_fake_create(test, ALL_FLAGS);
 	int kinds[] = { VFMIG_LOG_REFUSED, VFMIG_LOG_ERROR, VFMIG_LOG_RESET };
+	struct ratelimit_state *rs;
 	unsigned int i;
 
 	for (i = 0; i < VFMIG_LOG_BURST + 10; i++) {
@@ -439,11 +441,13 @@ static void refusal_loop_is_rate_limited(struct kunit *test)
 	}
 	/* Within one interval, unless the machine is very slow. */
 	for (i = 0; i < ARRAY_SIZE(kinds); i++)
-		KUNIT_EXPECT_GT(test, fake->vdev->log_rs[kinds[i]].missed, 0);
+		KUNIT_EXPECT_GT(test,
+				vfmig_rs_missed(&fake->vdev->log_rs[kinds[i]]), 0);
 	/* Another device's first refusal is still told. */
 	refuse_empty_stream(test, other);
-	KUNIT_EXPECT_EQ(test, other->vdev->log_rs[VFMIG_LOG_REFUSED].missed, 0);
-	KUNIT_EXPECT_EQ(test, other->vdev->log_rs[VFMIG_LOG_REFUSED].printed, 1);
+	rs = &other->vdev->log_rs[VFMIG_LOG_REFUSED];
+	KUNIT_EXPECT_EQ(test, vfmig_rs_missed(rs), 0);
+	KUNIT_EXPECT_EQ(test, vfmig_rs_printed(rs), 1);
 	vfmig_fake_close(fake);
 	vfmig_fake_close(other);
 }
