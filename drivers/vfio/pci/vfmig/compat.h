@@ -115,8 +115,8 @@ static inline int vfmig_check_precopy_ioctl(struct vfio_device *vdev,
  * vfmig_rs_missed() - lines a rate limit suppressed in its interval
  * @rs: the rate limit, one of &struct vfmig_device.log_rs
  *
- * Since 6.16 &struct ratelimit_state.missed is an atomic_t, read through
- * ratelimit_state_get_miss().
+ * After 6.12 (7.2 has it) &struct ratelimit_state.missed is an atomic_t,
+ * read through ratelimit_state_get_miss().
  *
  * Return: the count.
  */
@@ -133,9 +133,9 @@ static inline int vfmig_rs_missed(struct ratelimit_state *rs)
  * vfmig_rs_printed() - lines a rate limit let through in its interval
  * @rs: the rate limit, once it has been asked at least once
  *
- * Since 6.16 &struct ratelimit_state counts down what is left of the
- * burst (rs_n_left, which callers racing for the last line can take
- * below 0) instead of counting up what was printed.
+ * After 6.12 (7.2 has it) &struct ratelimit_state counts down what is
+ * left of the burst (rs_n_left, which callers racing for the last line
+ * can take below 0) instead of counting up what was printed.
  *
  * Return: the count.
  */

@@ -211,8 +211,9 @@ static void pair_desc(struct pair *p, char *desc)
 
 /*
  * KUNIT_ARRAY_PARAM(), not a generator written by hand: the generator it
- * defines follows generate_params()' signature, to which 6.18 added the
- * test as first argument, so the same code builds before and after.
+ * defines follows generate_params()' signature, to which a kernel after
+ * 6.12 (7.2 has it) added the test as first argument, so the same code
+ * builds with either.
  */
 KUNIT_ARRAY_PARAM(pair, pairs, pair_desc);
 
