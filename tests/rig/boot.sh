@@ -53,7 +53,18 @@ mem=${VFMIG_VM_MEM:-4G}
 # logged 5.5 MB for 80,000 attempts), and their in-guest dmesg checks read
 # from a mark that must still be in the ring (check_dmesg_clean fails when
 # it is gone); the host's capture of the whole log is read as well.
+#
+# The soft-lockup and RCU-stall thresholds sit above the time the stall
+# watch below takes to wake a vCPU that QEMU's TCG left halted with its
+# timer pending (the lost wakeup of Documentation/testing.md: 30 s of
+# silence, then three looks 10 s apart, a key press, then an NMI): woken
+# after 64 s in ci30 (2026-12-07), the stock VM's idle CPU reported "soft
+# lockup - CPU#0 stuck for 64s! [swapper/0:0]" in pv_native_safe_halt,
+# which is the emulator's stall, not the kernel's. A lockup of the kernel's
+# own (a CPU spinning with preemption off) lasts, and is still reported
+# after 120 s (2 x watchdog_thresh); a hang ends as a stall at 300 s.
 append="console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 log_buf_len=16M"
+append+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
 if [ "${VFMIG_KERNEL:-stock}" = debug ]; then
 	smp=${VFMIG_VM_SMP:-2}
 	limit=${VFMIG_VM_TIMEOUT:-3600}
