@@ -119,22 +119,23 @@ VFMIG_KERNEL=debug bash "$rig/build-module.sh" | sed 's/^\(not \)\{0,1\}ok - /&d
 # The resume-path fuzz runs mostly in a second debug VM beside the first:
 # each VM's one TCG thread keeps one host core busy, so together they use
 # both, and the debug stage takes as long as its longer VM instead of the
-# sum. The attempts are split so that the two VMs end together: 60,000 in
-# the fuzz VM, 5,000 after the other debug suites. In the warm CI of
-# 2026-12-07 (ci29) the other debug suites took about 1,970 s, the fuzz ran
-# at 31 attempts/s beside them and its VM's boot took about 210 s; the
-# earlier 80,000 + 20,000 made the debug stage 2,825 s, and a cold run (the
-# debug kernel, the tree and KUnit's UML build added) an estimated 88 of
-# its 90 minutes (Documentation/testing.md, "Time").
+# sum. The attempts are split so that the two VMs end together: 58,000 in
+# the fuzz VM, 7,000 after the other debug suites. In the warm CI of
+# 2026-12-07 (ci29) the other debug suites took about 1,830 s and then ran
+# the fuzz at 25 attempts/s, while the fuzz VM ran at 31/s after a boot of
+# about 210 s: each VM then takes about 2,100 s. The earlier 80,000 +
+# 20,000 made the debug stage 2,825 s, and a cold run (the debug kernel,
+# the tree and KUnit's UML build added) an estimated 88 of its 90 minutes
+# (Documentation/testing.md, "Time").
 # Each run draws its own seed. Both boot from one initramfs, built here
 # first so that the two boots only read it.
 VFMIG_KERNEL=debug bash "$rig/mkinitramfs.sh" > /dev/null ||
 	{ echo "not ok - debug kernel: initramfs # see output above" | tee -a "$tap"; finish; }
-VFMIG_FUZZ_ITERS=${VFMIG_CI_FUZZ_SIDE:-60000} VFMIG_KERNEL=debug VFMIG_VM_NAME=vm-debug-fuzz \
+VFMIG_FUZZ_ITERS=${VFMIG_CI_FUZZ_SIDE:-58000} VFMIG_KERNEL=debug VFMIG_VM_NAME=vm-debug-fuzz \
 	bash "$rig/boot.sh" fuzz > "$VFMIG_OUT/vm-debug-fuzz.tap" &
 fuzz_vm=$!
 mark
-VFMIG_FUZZ_ITERS=${VFMIG_CI_FUZZ_MAIN:-5000} VFMIG_KERNEL=debug \
+VFMIG_FUZZ_ITERS=${VFMIG_CI_FUZZ_MAIN:-7000} VFMIG_KERNEL=debug \
 	bash "$rig/boot.sh" passthrough migration faults conformance hardening fuzz |
 	tee "$VFMIG_OUT/vm-debug.tap" | tee -a "$tap"
 tally vm-debug "${PIPESTATUS[0]}"

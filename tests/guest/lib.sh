@@ -203,11 +203,12 @@ dmesg_mark() {
 # named "... during DURING"; the first lines of what it found are the
 # reason.
 # A mark the log no longer holds (overwritten, or never written) would
-# make the reading vacuous: that fails too. (The hardening and fuzz suites
-# flood the log and read dmesg_bad_since directly.)
+# make the reading vacuous: that fails too.
 check_dmesg_clean() {
 	local bad
-	if dmesg | grep -q "VFMIG-MARK-$1\$"; then
+	# Not "dmesg | grep -q": under pipefail dmesg's SIGPIPE would read as
+	# a lost mark.
+	if grep -q "VFMIG-MARK-$1\$" < <(dmesg); then
 		bad=$(dmesg_bad_since "$1")
 	else
 		bad="no VFMIG-MARK-$1 in the kernel log: nothing to read from"

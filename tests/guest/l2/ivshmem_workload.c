@@ -18,7 +18,8 @@
  * pause is spread over the round instead (a writer at an even rate, for
  * tests/guest/suite-bench-downtime.sh).
  *
- * Console lines (read by tests/guest/suite-qemu.sh):
+ * Console lines (read by tests/guest/suite-qemu.sh and the other nested
+ * suites; ms= by tests/guest/suite-bench-downtime.sh):
  *	VFMIG-L2-CHECK round=R pages=N ok ms=T	a round checked and rewritten,
  *						T ms after the previous line
  *	VFMIG-L2-CHECK round=R pages=N BAD ms=T	...and something was wrong
@@ -140,7 +141,6 @@ static void *map_bar(const char *dir, int bar, size_t *size)
 #define PACE_ARG	"vfmig.pace_ms="
 #define STEADY_ARG	"vfmig.steady="
 
-/* ARG's N from the kernel command line ("ARGN"), or 0. */
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -149,6 +149,7 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* ARG's N from the kernel command line ("ARGN"), or 0. */
 static unsigned int cmdline_uint(const char *arg)
 {
 	char line[1024], *p;
@@ -202,7 +203,9 @@ int main(void)
 	 * in one burst per round, and where a migration's switchover falls in
 	 * the round does not change how much is dirty at that moment.
 	 */
-	if (steady && pace && pages >= YIELD_PAGES)
+	if (pages < YIELD_PAGES)
+		steady = 0;	/* no chunk to pause after: burst */
+	if (steady && pace)
 		yield_us = (useconds_t)pace * 1000 / (pages / YIELD_PAGES);
 	if (yield_us < 50)
 		yield_us = 50;
