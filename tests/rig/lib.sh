@@ -87,7 +87,7 @@ guest_programs() {
 	local libs="tools/lib/vfio_open.c tools/lib/vfio_mig.c tools/lib/vfmig_stream.c tools/lib/crc32c.c"
 	local progs=(tests/guest/uapi_test tests/guest/mig_test tests/guest/hold_save
 		tools/vfmigctl/vfmigctl tests/guest/stress tests/guest/fuzz_resume
-		tests/guest/alloc_fail tests/bench/mig_bench)
+		tests/guest/alloc_fail tests/bench/mig_bench tests/bench/crc32c_tcg)
 	guest_failed="kselftest harness (from $ksft)"
 	mkdir -p "$root/opt/vfmig/include-ksft"
 	cp "$ksft/kselftest_harness.h" "$ksft/kselftest.h" "$root/opt/vfmig/include-ksft/" \
