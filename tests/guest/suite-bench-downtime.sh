@@ -10,11 +10,12 @@
 # spreads it over the round, so that the memory is dirtied at an even rate
 # and the switchover finds the same amount dirty wherever it falls;
 # "burst" sleeps it after each round, as the qemu-defaults suite's writer
-# does, so the switchover's phase in the round decides the downtime. It prints every migration's downtime, total
-# time and the workload's measured dirty rate, then per pace the medians
-# and their ratios (with / without), as comments: figures, never judged
-# (tests/bench/plot_downtime.py draws downtime against dirty rate). Its checks are
-# only that it could measure (every migration completed) and that the
+# does, so the switchover's phase in the round decides the downtime. It
+# prints every migration's downtime, total time and the workload's
+# measured dirty rate, then per pace the medians and their ratios (with /
+# without), as comments: figures, never judged (tests/bench/plot_downtime.py
+# draws downtime against dirty rate). Its checks are only that it could
+# measure (every migration completed) and that the
 # kernel stayed clean. Needs a kernel that can report DMA logging
 # (VFMIG_KERNEL=iommufd), as the qemu-defaults suite does.
 . /opt/vfmig/tests/guest/lib.sh
