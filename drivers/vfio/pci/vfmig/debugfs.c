@@ -11,9 +11,10 @@
  *	/sys/kernel/debug/vfmig/<BDF>/			otherwise
  *
  *	status		read: state, backend, open data files, bytes saved
- *			and loaded, resets seen, dirty tracking, DMA logging,
- *			memory held, the last error (and the pending faults,
- *			with CONFIG_VFMIG_FAULT_INJECTION)
+ *			and loaded, resets seen, arcs taken, dirty tracking,
+ *			DMA logging, memory held, the last error, the last
+ *			save's STOP_COPY bytes and time (and the pending
+ *			faults, with CONFIG_VFMIG_FAULT_INJECTION)
  *
  * Documentation/fault-injection.rst.
  */
@@ -46,6 +47,7 @@ static int status_show(struct seq_file *s, void *unused)
 	seq_printf(s, "bytes_saved: %lld\nbytes_loaded: %lld\n",
 		   atomic64_read(&st->bytes_saved), atomic64_read(&st->bytes_loaded));
 	seq_printf(s, "resets: %d\n", atomic_read(&st->resets));
+	seq_printf(s, "arcs: %lld\n", (long long)atomic64_read(&st->arcs));
 	seq_printf(s, "dirty_tracking: %s\n",
 		   vfmig_dirty_tracking(vdev) ? "on" : "off");
 	seq_printf(s, "dma_logging: %s, %d reports\n",
@@ -57,6 +59,8 @@ static int status_show(struct seq_file *s, void *unused)
 	spin_lock(&st->lock);
 	seq_printf(s, "last_error: %d %s\n", st->last_errno,
 		   st->last_errno ? st->last_error : "");
+	seq_printf(s, "last_stop_copy: %llu bytes in %llu us\n",
+		   st->stop_copy_bytes, div_u64(st->stop_copy_ns, NSEC_PER_USEC));
 	spin_unlock(&st->lock);
 	vfmig_faults_show(vdev, s);
 	return 0;

@@ -323,6 +323,7 @@ static struct file *vfmig_set_state(struct vfio_device *core_vdev,
 		if (IS_ERR(res))
 			break;
 		vdev->mig_state = next;
+		atomic64_inc(&vdev->stats.arcs);
 		/* The core never puts a state with a data file mid-path. */
 		if (WARN_ON(res && next != new)) {
 			fput(res);

@@ -548,8 +548,18 @@ static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
 	 */
 	if (migf_live(migf) == -ENODEV)
 		ret = -ENODEV;
-	if (done && ret != -ENODEV)
+	if (done && ret != -ENODEV) {
 		vfmig_account(migf->vdev, true, migf->consumed, done);
+		/* The end's last byte: the STOP_COPY share is known. */
+		if (migf->step == VFMIG_SAVE_EOF &&
+		    migf->buf_pos == migf->buf_len && !migf->sc_noted) {
+			migf->sc_noted = true;
+			vfmig_note_stop_copy(migf->vdev,
+					     migf->consumed - migf->sc_from,
+					     ktime_to_ns(ktime_sub(ktime_get(),
+								   migf->sc_start)));
+		}
+	}
 	migf_io_unlock(migf);
 	if (ret == -ENODEV)
 		return ret;
@@ -745,6 +755,8 @@ struct vfmig_migf *vfmig_saving_create(struct vfmig_device *vdev,
 		if (ret)
 			goto out_free;
 	} else {
+		/* Opened stopped: the whole stream is the STOP_COPY share. */
+		migf->sc_start = ktime_get();
 		ret = save_snapshot_regs(migf);
 		if (ret)
 			goto out_free;
@@ -772,6 +784,7 @@ out_free:
 int vfmig_saving_stop_copy(struct vfmig_migf *migf)
 {
 	struct vfmig_device *vdev = migf->vdev;
+	ktime_t start = ktime_get();
 	int ret;
 
 	lockdep_assert_held(&vdev->state_mutex);
@@ -784,6 +797,8 @@ int vfmig_saving_stop_copy(struct vfmig_migf *migf)
 		ret = save_snapshot_regs(migf);
 	if (!ret) {
 		migf->stop_copy = true;
+		migf->sc_from = migf->consumed;
+		migf->sc_start = start;
 		vfmig_dirty_stop(vdev);
 	}
 	migf_io_unlock(migf);

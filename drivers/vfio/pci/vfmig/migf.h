@@ -7,6 +7,7 @@
 #define _VFMIG_MIGF_H
 
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
 
@@ -58,6 +59,9 @@ enum vfmig_save_step {
  *	header, INFO and the whole-BAR pass; 0 for a file opened in
  *	STOP_COPY
  * @consumed: (saving) bytes read by userspace
+ * @sc_from: (saving) @consumed when the function stopped (STOP_COPY)
+ * @sc_start: (saving) when the STOP_COPY arc began
+ * @sc_noted: (saving) the end was read and the STOP_COPY figures noted
  * @buf: (saving) one staged record; (resuming) one payload
  * @buf_len: (saving) staged bytes
  * @buf_pos: (saving) staged bytes already read
@@ -91,6 +95,9 @@ struct vfmig_migf {
 	u64 payload_bytes;
 	u64 precopy_size;
 	u64 consumed;
+	u64 sc_from;
+	ktime_t sc_start;
+	bool sc_noted;
 	u8 *buf;
 	size_t buf_len;
 	size_t buf_pos;

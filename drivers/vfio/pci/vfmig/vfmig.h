@@ -50,20 +50,31 @@ struct dentry;
 
 /**
  * struct vfmig_stats - what the status file reports (stats.c)
- * @lock: protects @last_errno and @last_error
+ * @lock: protects @last_errno, @last_error and the STOP_COPY figures
  * @bytes_saved: bytes userspace read from saving files
  * @bytes_loaded: bytes userspace wrote to resuming files
  * @resets: resets of the function seen by reset_done
+ * @arcs: arcs of the state machine taken (vfmig_set_state()), so that a
+ *	client that must leave the function alone (QEMU's cpr-transfer)
+ *	can be seen to have done so
  * @last_errno: the last error reported, or 0
  * @last_error: what it was
+ * @stop_copy_bytes: the last saving file that reached its end: the bytes
+ *	userspace read from it after the function stopped (its STOP_COPY
+ *	share: what the VM's downtime had to carry), under @lock
+ * @stop_copy_ns: and the time from the STOP_COPY arc to the end's last
+ *	byte read, under @lock
  */
 struct vfmig_stats {
 	spinlock_t lock;	/* see @lock above */
 	atomic64_t bytes_saved;
 	atomic64_t bytes_loaded;
 	atomic_t resets;
+	atomic64_t arcs;
 	int last_errno;
 	char last_error[128];
+	u64 stop_copy_bytes;
+	u64 stop_copy_ns;
 };
 
 /**
@@ -252,6 +263,7 @@ void vfmig_debugfs_remove(struct vfmig_device *vdev);
 void vfmig_stats_init(struct vfmig_device *vdev);
 void vfmig_note_error(struct vfmig_device *vdev, int err, const char *why);
 void vfmig_account(struct vfmig_device *vdev, bool saving, u64 total, u64 n);
+void vfmig_note_stop_copy(struct vfmig_device *vdev, u64 bytes, u64 ns);
 
 /**
  * struct vfmig_access - one access to the state BARs (device.c)

@@ -3,7 +3,9 @@
  * KUnit tests of dirty tracking (dirty.c) as the saving file uses it: after
  * the whole-BAR pass, PRE_COPY rounds and STOP_COPY send only the pages
  * marked since, PRECOPY_INFO's dirty_bytes and MIG_DATA_SIZE are the bytes
- * then read, and every way out of PRE_COPY leaves no tracking behind.
+ * then read, the status file's STOP_COPY share is what was read after the
+ * function stopped, and every way out of PRE_COPY leaves no tracking
+ * behind.
  *
  * The fake's memory BAR is written directly and marked as the mapping's
  * fault handler or the region write path would mark it.
@@ -151,6 +153,8 @@ static void dirty_rounds_send_written_pages(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, vfmig_dirty_tracking(src->vdev));
 	KUNIT_EXPECT_EQ(test, fake_data_size(test, src), left);
 	KUNIT_EXPECT_EQ(test, read_until(test, f, &s, 0), left);
+	/* The status file's STOP_COPY share is that, not the whole stream. */
+	KUNIT_EXPECT_EQ(test, src->vdev->stats.stop_copy_bytes, left);
 	KUNIT_ASSERT_NULL(test, fake_set_state(src, S(STOP)));
 	fput(f);
 
@@ -274,9 +278,45 @@ static void dirty_stops_on_every_way_out(struct kunit *test)
 	vfmig_fake_expect_no_files(test, baseline);
 }
 
+/*
+ * The status file's STOP_COPY figures: noted when the end is read, not
+ * before; a file opened stopped counts its whole stream.
+ */
+static void dirty_stop_copy_share_noted(struct kunit *test)
+{
+	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
+	struct saved s = { .buf = kunit_kzalloc(test, STREAM_MAX, GFP_KERNEL) };
+	int baseline = vfmig_fake_baseline();
+	struct file *f;
+	ssize_t n;
+	u64 all;
+
+	KUNIT_ASSERT_NOT_NULL(test, s.buf);
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	f = fake_set_state(fake, S(STOP_COPY));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	all = fake_data_size(test, fake);
+	n = fake_read(test, f, s.buf, 100);
+	KUNIT_ASSERT_GT(test, n, 0);
+	s.len = n;
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.stop_copy_bytes, 0ULL);
+	read_until(test, f, &s, 0);
+	KUNIT_EXPECT_EQ(test, (u64)s.len, all);
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.stop_copy_bytes, all);
+	/* Reads past the end note nothing again. */
+	fake->vdev->stats.stop_copy_bytes = 1;
+	KUNIT_EXPECT_EQ(test, fake_read(test, f, s.buf, 100), 0);
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.stop_copy_bytes, 1ULL);
+	fput(f);
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	vfmig_fake_close(fake);
+	vfmig_fake_expect_no_files(test, baseline);
+}
+
 static struct kunit_case dirty_cases[] = {
 	KUNIT_CASE(dirty_rounds_send_written_pages),
 	KUNIT_CASE(dirty_during_pass),
+	KUNIT_CASE(dirty_stop_copy_share_noted),
 	KUNIT_CASE(dirty_stops_on_every_way_out),
 	{}
 };

@@ -252,6 +252,7 @@ static void fsm_arc_table(struct kunit *test)
 	struct file *held, *res;
 	int len, i, nwant = 0;
 	bool held_survives;
+	s64 arcs, taken;
 
 	/* With every flag, every state is reachable: nothing to skip. */
 	KUNIT_ASSERT_TRUE(test, p->from == S(ERROR) ||
@@ -272,8 +273,12 @@ static void fsm_arc_table(struct kunit *test)
 				(ssize_t)slen);
 	}
 
+	arcs = atomic64_read(&fake->vdev->stats.arcs);
 	res = fake_set_state(fake, p->to);
 
+	/* The status file's count: one per arc taken, none when refused. */
+	taken = atomic64_read(&fake->vdev->stats.arcs) - arcs;
+	KUNIT_EXPECT_EQ(test, taken, len < 0 ? 0 : len);
 	if (len < 0) {
 		KUNIT_EXPECT_EQ(test, PTR_ERR(res), -EINVAL);
 		KUNIT_EXPECT_EQ(test, fake_get_state(fake), p->from);
