@@ -143,7 +143,15 @@ ivshmem_doorbell_device() {
 # The nested guests' kernel: Debian's, even when the test VM runs one of
 # the rig's kernels (vfmig runs in L1; the debug kernel's checks would only
 # slow the L2 down).
+# The rig can put another one at /opt/vfmig/l2-vmlinuz (VFMIG_L2_KERNEL on
+# the host, tests/rig/boot.sh): sid's 7.2 panics early as a nested guest
+# on the host's emulated SVM (Documentation/kernels.rst), so a 7.2 test VM
+# runs trixie's 6.12 in its nested guests.
 l2_kernel() {
+	if [ -f /opt/vfmig/l2-vmlinuz ]; then
+		echo /opt/vfmig/l2-vmlinuz
+		return
+	fi
 	ls /boot/vmlinuz-* | grep -vF '~vfmig-' | sort -V | tail -n 1
 }
 
@@ -281,7 +289,10 @@ QMP=/opt/vfmig/tests/guest/qmp.py
 # QMP at /tmp/NAME.qmp, console in /tmp/NAME.console. Sets VM_ACCEL.
 # BDF "-": no device, an idle L2. VM_VFIO_OPTS replaces the vfio-pci
 # options after host= (default ",enable-migration=on"); VM_APPEND adds to
-# the L2 kernel's command line (vfmig.pace_ms=N).
+# the L2 kernel's command line (vfmig.pace_ms=N). VM_BACKGROUND=1: not
+# daemonized but started in the background, for a QEMU that blocks before
+# it would daemonize (the new QEMU of a cpr-transfer reads its CPR state
+# first); its pid file is then written here.
 vm_start() {
 	local name=$1 bdf=$2 cpu=max
 	local -a dev=(-device "vfio-pci,host=$bdf${VM_VFIO_OPTS-,enable-migration=on},id=ivshmem")
@@ -292,14 +303,19 @@ vm_start() {
 	VM_ACCEL=tcg
 	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=${VFMIG_L2_CPU:-host}
 	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"
-	qemu-system-x86_64 -M q35 -accel "$VM_ACCEL" -cpu "$cpu" -m 128M -smp 1 \
-		-nodefaults -display none -name "$name" \
-		-kernel "$(l2_kernel)" -initrd /opt/vfmig/l2.cpio.gz \
-		-append "console=ttyS0 quiet panic=-1 $append" \
-		"${dev[@]}" \
-		-serial "file:/tmp/$name.console" \
-		-qmp "unix:/tmp/$name.qmp,server=on,wait=off" \
-		-daemonize -pidfile "/tmp/$name.pid" "$@" 2> "/tmp/$name.err"
+	local -a cmd=(qemu-system-x86_64 -M q35 -accel "$VM_ACCEL" -cpu "$cpu"
+		-m 128M -smp 1 -nodefaults -display none -name "$name"
+		-kernel "$(l2_kernel)" -initrd /opt/vfmig/l2.cpio.gz
+		-append "console=ttyS0 quiet panic=-1 $append"
+		"${dev[@]}"
+		-serial "file:/tmp/$name.console"
+		-qmp "unix:/tmp/$name.qmp,server=on,wait=off")
+	if [ -n "${VM_BACKGROUND:-}" ]; then
+		"${cmd[@]}" "$@" < /dev/null > /dev/null 2> "/tmp/$name.err" &
+		echo $! > "/tmp/$name.pid"
+		return 0
+	fi
+	"${cmd[@]}" -daemonize -pidfile "/tmp/$name.pid" "$@" 2> "/tmp/$name.err"
 }
 
 # vm_incoming NAME : the VM is up and waiting for an incoming migration.

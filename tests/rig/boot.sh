@@ -36,6 +36,17 @@ initrd=$(bash "$(dirname "$0")/mkinitramfs.sh") || die "initramfs build failed"
 # tree (tests/run-all.sh), and its nested guest may be reading the file.
 cmp -s "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz" ||
 	cp "$initrd/l2.cpio.gz" "$tree/opt/vfmig/l2.cpio.gz"
+# The nested guests' kernel, when not the tree's own: VFMIG_L2_KERNEL, a
+# path on the host (tests/guest/lib.sh, l2_kernel). The 7.2 rig needs it:
+# sid's kernel panics 2.6 s into its boot as a nested guest here
+# (Documentation/kernels.rst), trixie's boots.
+if [ -n "${VFMIG_L2_KERNEL:-}" ]; then
+	[ -f "$VFMIG_L2_KERNEL" ] || die "VFMIG_L2_KERNEL: no file $VFMIG_L2_KERNEL"
+	cmp -s "$VFMIG_L2_KERNEL" "$tree/opt/vfmig/l2-vmlinuz" ||
+		cp "$VFMIG_L2_KERNEL" "$tree/opt/vfmig/l2-vmlinuz"
+else
+	rm -f "$tree/opt/vfmig/l2-vmlinuz"
+fi
 
 ivsize=${VFMIG_IVSHMEM_SIZE:-16M}
 mem=${VFMIG_VM_MEM:-4G}
@@ -228,7 +239,7 @@ run_once() {
 	mkdir -p "$res"
 	printf 'VFMIG_GUEST_SUITES="%s"\n' "$*" > "$res/params"
 	# The suites' knobs (durations, iteration counts, seeds) go along.
-	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ|L2|BENCH|QD)_[A-Z_]+=[0-9A-Za-z,+-]*$' |
+	env | grep -E '^VFMIG_(STRESS|CHURN|FUZZ|L2|BENCH|QD|CPR)_[A-Z_]+=[0-9A-Za-z,+-]*$' |
 		sed 's/^/export /' >> "$res/params"
 	# Suites with nested KVM guests skip them under single-threaded TCG.
 	echo "export VFMIG_TCG_THREADS=$tcg_threads" >> "$res/params"
