@@ -50,12 +50,17 @@ check "A and B bound for the benchmark" "bind failed" \
 	eval 'bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"'
 
 # one KIND PACE : one migration with QEMU's defaults; appends "KIND PACE
-# status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s" to
-# /tmp/bd.txt. The dirty rate is the workload's own on the source: the
-# BAR's size over the median period of its rounds after the first (each
-# CHECK line's ms=, the round's pauses included).
+# status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s
+# sc_bytes sc_ms mbps" to /tmp/bd.txt. The dirty rate is the workload's
+# own on the source: the BAR's size over the median period of its rounds
+# after the first (each CHECK line's ms=, the round's pauses included).
+# sc_bytes and sc_ms are vfmig's STOP_COPY share on the source (its
+# status file's last_stop_copy: the bytes QEMU read after the function
+# stopped, and the time from the STOP_COPY arc to the last of them), the
+# device's part of the downtime; mbps is QEMU's own figure for the
+# stream's rate.
 one() {
-	local res rate=0
+	local res rate=0 sc='0 0'
 	MIG_RES=	# not the last round's, if this one never gets to migrate
 	if [ "$1" = without ]; then
 		vm_start bd_src - && wait_console bd_src "VFMIG-L2-IDLE" 1 240 &&
@@ -69,13 +74,16 @@ one() {
 				sed 's/.*ms=//' | tail -n +2 | sort -n |
 				awk -v b="$bar" '{ ms[NR] = $1 }
 				END { m = NR % 2 ? ms[(NR + 1) / 2] : (ms[NR / 2] + ms[NR / 2 + 1]) / 2
-					printf "%.2f", (NR && m > 0 ? b * 1000 / m : 0) }')
+					printf "%.2f", (NR && m > 0 ? b * 1000 / m : 0) }') &&
+			sc=$(status_field "$A" last_stop_copy |
+				awk '{ printf "%d %.1f", $1, $4 / 1000 }')
 	fi
 	# live_migrate keeps QEMU's own status when it never switched over.
 	res=${MIG_RES:-}
 	echo "$1 $2 $(mig_field "$res" status) $(mig_field "$res" downtime)" \
 		"$(mig_field "$res" total-time) $(mig_field "$res" vfio.transferred)" \
-		"$(mig_field "$res" ram.transferred) $rate" >> /tmp/bd.txt
+		"$(mig_field "$res" ram.transferred) $rate $sc" \
+		"$(mig_field "$res" ram.mbps)" >> /tmp/bd.txt
 	tail -n 1 /tmp/bd.txt | sed 's/^/# bench-downtime: /'
 	vm_stop bd_src
 	vm_stop bd_dst
@@ -83,7 +91,7 @@ one() {
 }
 
 : > /tmp/bd.txt
-echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s ($rounds rounds per pace, BAR2 $bar MiB, ${VFMIG_BENCH_WRITER:-steady} writer)"
+echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_bytes dirty_MiB_per_s sc_bytes sc_ms mbps ($rounds rounds per pace, BAR2 $bar MiB, ${VFMIG_BENCH_WRITER:-steady} writer)"
 for pace in ${paces//,/ }; do
 	for _ in $(seq "$rounds"); do
 		one without "$pace"
@@ -105,6 +113,15 @@ for pace in dict.fromkeys(r[1] for r in rows):
         print('pace %s ms: %s median: with the device %.0f ms (%d), without %.0f ms (%d), ratio %.2f'
               % (pace, name, w, nw, o, no, w / o if o else float('nan')))
     print('pace %s ms: dirty rate median %.1f MiB/s' % (pace, med('with', pace, 7)[0]))
+    # The device's share: what vfmig had left when the VM stopped.
+    b, n = med('with', pace, 8)
+    t, _ = med('with', pace, 9)
+    w, _ = med('with', pace, 3)
+    print('pace %s ms: the device\'s STOP_COPY median %.0f bytes in %.1f ms (%d), %.2f of the median downtime with it'
+          % (pace, b, t, n, t / w if w else float('nan')))
+    for kind in ('with', 'without'):
+        print('pace %s ms: QEMU\'s stream rate median %s %.0f Mbit/s'
+              % (pace, kind, med(kind, pace, 10)[0]))
 PY
 n_bad=$(awk '$3 != "completed"' /tmp/bd.txt | wc -l)
 n_rows=$(wc -l < /tmp/bd.txt)

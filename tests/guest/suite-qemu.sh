@@ -5,12 +5,13 @@
 # tests/guest/l2/ivshmem_workload.c). Over TCP on loopback, then to and
 # from a file.
 . /opt/vfmig/tests/guest/lib.sh
-plan 9
+plan 10
 
 mapfile -t devs < <(ivshmem_devices)
 A=${devs[0]}
 B=${devs[1]}
 dmesg_mark qemu
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 modprobe "$VFMIG_MODULE"
 bind "$A" "$VFMIG_DRIVER" && bind "$B" "$VFMIG_DRIVER"
 check "functions A and B bound for the QEMU suite" "bind failed" \
@@ -42,6 +43,11 @@ fi
 check "QEMU moved the device state through vfmig (vfio bytes > BAR size)" \
 	"vfio transferred $(mig_field "$res" vfio.transferred)" \
 	test "$(mig_field "$res" vfio.transferred)" -gt $((16 << 20)) 2>/dev/null
+# The device's part of the downtime, as vfmig's status saw it on A.
+sc=$(status_field "$A" last_stop_copy)
+echo "# tcp A->B: the device's STOP_COPY share: $sc"
+check "vfmig's status has the STOP_COPY share QEMU read (0 < bytes <= vfio bytes)" "$sc" \
+	eval '[ "${sc%% *}" -gt 0 ] && [ "${sc%% *}" -le "$(mig_field "$res" vfio.transferred)" ]'
 check "the destination guest finds every page as the source guest left it" \
 	"$(grep -m 3 'BAD' /tmp/dst.console | tr '\n' ' ')" guest_verified dst
 check "the destination guest keeps running" "no progress" \
