@@ -56,11 +56,16 @@ migration_ends() {
 
 # still_running NAME : the guest goes on writing and checking its device
 # memory (three more rounds, none bad).
+# When not, what QEMU says of the VM and the guest's last lines, so that a
+# paused VM is told from a hung guest.
 still_running() {
 	local n
 	n=$(console_count "$1" VFMIG-L2-CHECK)
 	wait_console "$1" VFMIG-L2-CHECK $((n + 3)) 120 &&
-		[ "$(console_count "$1" 'VFMIG-L2-BAD\|CHECK.*BAD')" -eq 0 ]
+		[ "$(console_count "$1" 'VFMIG-L2-BAD\|CHECK.*BAD')" -eq 0 ] && return
+	echo "# $1: $(qmp "$1" query-status 2>&1 | tr '\n' ' ')"
+	tail -n 3 "/tmp/$1.console" | cut -c1-160 | sed "s/^/# $1 console: /"
+	return 1
 }
 
 # in_precopy SRC : the migration is under way, device data flowing.
@@ -172,7 +177,8 @@ echo "# scenario: after all that, a migration succeeds"
 converging src
 check "a later migration A->B completes" "$(mig_field "$MIG_RES" error-desc)" \
 	live_migrate src dst "$B"
-check "the destination finds every page as the source left it" "bad pages" \
+check "the destination finds every page as the source left it" \
+	"$(qmp dst query-status 2>&1 | tr '\n' ' ') $(grep -m 3 BAD /tmp/dst.console | tr '\n' ' ')" \
 	guest_verified dst
 vm_stop src
 vm_stop dst
