@@ -298,8 +298,10 @@ vm_start() {
 	local -a dev=(-device "vfio-pci,host=$bdf${VM_VFIO_OPTS-,enable-migration=on},id=ivshmem")
 	local append="vfmig.workload=1 ${VM_APPEND:-}"
 	shift 2
-	# BDF "-": no device, an idle guest (the baseline of a comparison).
+	# BDF "-": no device, an idle guest (the baseline of a comparison), or
+	# with VM_APPEND (vfmig.ram=N) the workload writing its own RAM.
 	[ "$bdf" = - ] && dev=() append="vfmig.idle"
+	[ "$bdf" = - ] && [ -n "${VM_APPEND:-}" ] && append="vfmig.workload=1 $VM_APPEND"
 	VM_ACCEL=tcg
 	[ -c /dev/kvm ] && VM_ACCEL=kvm cpu=${VFMIG_L2_CPU:-host}
 	rm -f "/tmp/$name.qmp" "/tmp/$name.console" "/tmp/$name.pid"

@@ -3,8 +3,12 @@
 # in a process of its own): the live-migration benchmark of
 # Documentation/benchmarks.rst. The same nested guest is migrated with
 # QEMU's default parameters and vfio-pci options, alternately without the
-# device (idle) and with it (its workload rewriting the whole device
-# memory with PACE ms of pauses per round), VFMIG_BENCH_ROUNDS times each,
+# device (idle), with it (its workload rewriting the whole device memory
+# with PACE ms of pauses per round), and without the device but with the
+# same writer at the same pace on as much of its own RAM ("ram": what
+# QEMU does with that dirtying when it is all guest RAM, so that the
+# device path's own cost is told from what QEMU's downtime limit allows
+# any writer), VFMIG_BENCH_ROUNDS times each,
 # for each PACE of VFMIG_BENCH_PACES (comma-separated, default 1000).
 # VFMIG_BENCH_WRITER says how the pause is taken: "steady" (the default)
 # spreads it over the round, so that the memory is dirtied at an even rate
@@ -59,22 +63,33 @@ check "A and B bound for the benchmark" "bind failed" \
 # stopped, and the time from the STOP_COPY arc to the last of them), the
 # device's part of the downtime; mbps is QEMU's own figure for the
 # stream's rate.
+# writer_rate : the source workload's dirty rate in MiB/s (see above).
+writer_rate() {
+	grep -o 'VFMIG-L2-CHECK round=[0-9]* .* ms=[0-9]*' /tmp/bd_src.console |
+		sed 's/.*ms=//' | tail -n +2 | sort -n |
+		awk -v b="$bar" '{ ms[NR] = $1 }
+		END { m = NR % 2 ? ms[(NR + 1) / 2] : (ms[NR / 2] + ms[NR / 2 + 1]) / 2
+			printf "%.2f", (NR && m > 0 ? b * 1000 / m : 0) }'
+}
+
 one() {
 	local res rate=0 sc='0 0'
+	local wl="vfmig.pace_ms=$2 vfmig.steady=$steady"
 	MIG_RES=	# not the last round's, if this one never gets to migrate
 	if [ "$1" = without ]; then
 		vm_start bd_src - && wait_console bd_src "VFMIG-L2-IDLE" 1 240 &&
 			MIG_DEFAULTS=1 live_migrate bd_src bd_dst -
-	else
-		VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2 vfmig.steady=$steady" vm_start bd_src "$A" &&
+	elif [ "$1" = ram ]; then
+		VM_APPEND="vfmig.ram=$bar $wl" vm_start bd_src - &&
 			wait_console bd_src "VFMIG-L2-CHECK" 2 300 &&
-			VM_VFIO_OPTS= VM_APPEND="vfmig.pace_ms=$2 vfmig.steady=$steady" MIG_DEFAULTS=1 \
+			VM_APPEND="vfmig.ram=$bar $wl" MIG_DEFAULTS=1 live_migrate bd_src bd_dst - &&
+			rate=$(writer_rate)
+	else
+		VM_VFIO_OPTS= VM_APPEND="$wl" vm_start bd_src "$A" &&
+			wait_console bd_src "VFMIG-L2-CHECK" 2 300 &&
+			VM_VFIO_OPTS= VM_APPEND="$wl" MIG_DEFAULTS=1 \
 				live_migrate bd_src bd_dst "$B" &&
-			rate=$(grep -o 'VFMIG-L2-CHECK round=[0-9]* .* ms=[0-9]*' /tmp/bd_src.console |
-				sed 's/.*ms=//' | tail -n +2 | sort -n |
-				awk -v b="$bar" '{ ms[NR] = $1 }
-				END { m = NR % 2 ? ms[(NR + 1) / 2] : (ms[NR / 2] + ms[NR / 2 + 1]) / 2
-					printf "%.2f", (NR && m > 0 ? b * 1000 / m : 0) }') &&
+			rate=$(writer_rate) &&
 			sc=$(status_field "$A" last_stop_copy |
 				awk '{ printf "%d %.1f", $1, $4 / 1000 }')
 	fi
@@ -95,6 +110,7 @@ echo "# bench-downtime: kind pace_ms status downtime_ms total_ms vfio_bytes ram_
 for pace in ${paces//,/ }; do
 	for _ in $(seq "$rounds"); do
 		one without "$pace"
+		one ram "$pace"
 		one with "$pace"
 	done
 done
@@ -110,22 +126,26 @@ for pace in dict.fromkeys(r[1] for r in rows):
     for name, col in (('downtime', 3), ('total time', 4)):
         w, nw = med('with', pace, col)
         o, no = med('without', pace, col)
+        r, nr = med('ram', pace, col)
         print('pace %s ms: %s median: with the device %.0f ms (%d), without %.0f ms (%d), ratio %.2f'
               % (pace, name, w, nw, o, no, w / o if o else float('nan')))
-    print('pace %s ms: dirty rate median %.1f MiB/s' % (pace, med('with', pace, 7)[0]))
+        print('pace %s ms: %s median: the writer on RAM %.0f ms (%d), ratio with the device / on RAM %.2f'
+              % (pace, name, r, nr, w / r if r else float('nan')))
+    print('pace %s ms: dirty rate median %.1f MiB/s with the device, %.1f MiB/s on RAM'
+          % (pace, med('with', pace, 7)[0], med('ram', pace, 7)[0]))
     # The device's share: what vfmig had left when the VM stopped.
     b, n = med('with', pace, 8)
     t, _ = med('with', pace, 9)
     w, _ = med('with', pace, 3)
     print('pace %s ms: the device\'s STOP_COPY median %.0f bytes in %.1f ms (%d), %.2f of the median downtime with it'
           % (pace, b, t, n, t / w if w else float('nan')))
-    for kind in ('with', 'without'):
+    for kind in ('with', 'ram', 'without'):
         print('pace %s ms: QEMU\'s stream rate median %s %.0f Mbit/s'
               % (pace, kind, med(kind, pace, 10)[0]))
 PY
 n_bad=$(awk '$3 != "completed"' /tmp/bd.txt | wc -l)
 n_rows=$(wc -l < /tmp/bd.txt)
-n_want=$((2 * rounds * $(echo "$paces" | tr ',' '\n' | grep -c .)))
+n_want=$((3 * rounds * $(echo "$paces" | tr ',' '\n' | grep -c .)))
 check "every migration completed ($n_rows of $n_want)" "$n_bad did not" \
 	eval '[ "$n_bad" -eq 0 ] && [ "$n_rows" -eq "$n_want" ] && [ "$n_want" -gt 0 ]'
 unbind "$A" > /dev/null

@@ -16,7 +16,10 @@
  * which a live migration with QEMU's default parameters can converge on
  * (tests/guest/suite-qemu-defaults.sh). With vfmig.steady=1 as well, that
  * pause is spread over the round instead (a writer at an even rate, for
- * tests/guest/suite-bench-downtime.sh).
+ * tests/guest/suite-bench-downtime.sh). With vfmig.ram=N (MiB) it writes
+ * N MiB of its own RAM instead, in a guest with no device: the same
+ * writer at the same rate, as a baseline for the benchmark (what QEMU's
+ * migration does with that dirtying when it is all guest RAM).
  *
  * Console lines (read by tests/guest/suite-qemu.sh and the other nested
  * suites; ms= by tests/guest/suite-bench-downtime.sh):
@@ -140,6 +143,7 @@ static void *map_bar(const char *dir, int bar, size_t *size)
 
 #define PACE_ARG	"vfmig.pace_ms="
 #define STEADY_ARG	"vfmig.steady="
+#define RAM_ARG		"vfmig.ram="
 
 static double now_ms(void)
 {
@@ -171,6 +175,8 @@ int main(void)
 {
 	unsigned int pace = cmdline_uint(PACE_ARG);
 	int steady = cmdline_uint(STEADY_ARG) == 1;
+	unsigned int ram_mib = cmdline_uint(RAM_ARG);
+	static uint32_t ram_regs[64];
 	size_t mem_size, regs_size, pages, page;
 	useconds_t yield_us = 50;
 	double t, t_last;
@@ -180,6 +186,19 @@ int main(void)
 	int bad, fd, nbad;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (ram_mib) {
+		/* The RAM baseline: the same rounds over guest RAM. */
+		mem_size = (size_t)ram_mib << 20;
+		mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (mem == MAP_FAILED) {
+			printf("VFMIG-L2-BAD cannot map %u MiB of RAM\n", ram_mib);
+			return 1;
+		}
+		regs = ram_regs;
+		snprintf(dir, sizeof(dir), "ram");
+		goto mapped;
+	}
 	if (find_device(dir, sizeof(dir))) {
 		printf("VFMIG-L2-BAD no ivshmem function\n");
 		return 1;
@@ -196,6 +215,7 @@ int main(void)
 		printf("VFMIG-L2-BAD cannot map the BARs of %s\n", dir);
 		return 1;
 	}
+mapped:
 	pages = mem_size / PAGE;
 	/*
 	 * Steady: the round's pause is spread over its chunks of YIELD_PAGES
