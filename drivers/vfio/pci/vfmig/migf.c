@@ -550,10 +550,13 @@ static ssize_t save_read(struct file *filp, char __user *ubuf, size_t len,
 		ret = -ENODEV;
 	if (done && ret != -ENODEV) {
 		vfmig_account(migf->vdev, true, migf->consumed, done);
-		/* The end's last byte: the STOP_COPY share is known. */
+		/*
+		 * The end's last byte: the STOP_COPY share is known. Only
+		 * one read can get here: past the end save_stage_next()
+		 * stages nothing, so every later read moves no byte.
+		 */
 		if (migf->step == VFMIG_SAVE_EOF &&
-		    migf->buf_pos == migf->buf_len && !migf->sc_noted) {
-			migf->sc_noted = true;
+		    migf->buf_pos == migf->buf_len) {
 			vfmig_note_stop_copy(migf->vdev,
 					     migf->consumed - migf->sc_from,
 					     ktime_to_ns(ktime_sub(ktime_get(),

@@ -61,7 +61,6 @@ enum vfmig_save_step {
  * @consumed: (saving) bytes read by userspace
  * @sc_from: (saving) @consumed when the function stopped (STOP_COPY)
  * @sc_start: (saving) when the STOP_COPY arc began
- * @sc_noted: (saving) the end was read and the STOP_COPY figures noted
  * @buf: (saving) one staged record; (resuming) one payload
  * @buf_len: (saving) staged bytes
  * @buf_pos: (saving) staged bytes already read
@@ -97,7 +96,6 @@ struct vfmig_migf {
 	u64 consumed;
 	u64 sc_from;
 	ktime_t sc_start;
-	bool sc_noted;
 	u8 *buf;
 	size_t buf_len;
 	size_t buf_pos;
