@@ -46,7 +46,10 @@ check "dmesg explains the refused streams ($refusals lines \"$B: vfmig: ...\")" 
 	"no such line" test "$refusals" -gt 0
 dmesg | sed -n '/VFMIG-MARK-mig-test/,$p' | grep "vfmig:" | head -n 12 |
 	sed 's/^/# dmesg: /'
-# The two streams that only RESUMING -> STOP can refuse say why there.
+# The two streams that only the whole can refuse fail the write() of END
+# (mig_test checks the errno) and say why again at RESUMING -> STOP, in the
+# line these checks find. (The END refusal's own line, "resuming stream
+# failed", shares its rate limit with every other stream B refused here.)
 # (The loop variable is not "why": check's own local of that name would
 # shadow it inside the eval.)
 for refusal in "the stream carries no register record" \

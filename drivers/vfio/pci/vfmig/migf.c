@@ -857,6 +857,27 @@ static int resume_record(void *ctx, const struct vfmig_rec_info *rec,
 	return 0;
 }
 
+/*
+ * What a stream whose END record checked still lacks, or NULL. Asked when
+ * END arrives, so that the write() that brought it fails: QEMU then fails
+ * the incoming migration. A refusal only at RESUMING -> STOP comes too
+ * late for QEMU (10.0 and 11.1 alike), which cannot fail a VM start on it:
+ * it resets the function and runs the guest on without its device state.
+ * vfmig_resuming_finish() asks again, for a stream that never reached END.
+ */
+static const char *resume_missing(struct vfmig_migf *migf)
+{
+	u64 units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
+				 VFMIG_MEM_ALIGN);
+
+	lockdep_assert_held(&migf->io_lock);
+	if (!bitmap_full(migf->mem_map, units))
+		return "the stream does not cover the whole memory BAR";
+	if (!migf->regs_seen)
+		return "the stream carries no register record";
+	return NULL;
+}
+
 static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 			    size_t len, loff_t *pos)
 {
@@ -864,6 +885,7 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 	struct vfmig_parser *p = &migf->parser;
 	ssize_t done = 0;
 	size_t room, n;
+	const char *missing;
 	void *space;
 	int ret;
 
@@ -889,6 +911,11 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 			done += n;
 			len -= n;
 		}
+	}
+	if (!ret && p->stage == VFMIG_PARSE_DONE) {
+		missing = resume_missing(migf);
+		if (missing)
+			ret = vfmig_parser_refuse(p, -EINVAL, missing);
 	}
 	if (p->error && ret == p->error)
 		migf_set_error(migf, ret, p->why);
@@ -978,15 +1005,15 @@ out_free:
  * @migf: the resuming file
  *
  * The stream must have ended with its END record, covered the whole
- * memory BAR and carried the registers, which are then applied.
+ * memory BAR and carried the registers, which are then applied. The last
+ * two are first checked when END arrives (resume_write()), where a
+ * refusal fails the write() and QEMU can still fail the load.
  *
  * Return: 0, or a negative errno (-EINVAL for a bad stream), logged.
  */
 int vfmig_resuming_finish(struct vfmig_migf *migf)
 {
 	struct vfmig_device *vdev = migf->vdev;
-	u64 units = DIV_ROUND_UP(migf->id.bar_size[migf->id.mem_bar],
-				 VFMIG_MEM_ALIGN);
 	const char *why = NULL;
 	struct vfmig_access acc;
 	int ret;
@@ -1001,13 +1028,11 @@ int vfmig_resuming_finish(struct vfmig_migf *migf)
 		if (ret)
 			why = migf->parser.why;
 	}
-	if (!ret && !bitmap_full(migf->mem_map, units)) {
-		ret = -EINVAL;
-		why = "the stream does not cover the whole memory BAR";
-	}
-	if (!ret && !migf->regs_seen) {
-		ret = -EINVAL;
-		why = "the stream carries no register record";
+	/* resume_write() asked at END; asked again so that no path skips it. */
+	if (!ret) {
+		why = resume_missing(migf);
+		if (why)
+			ret = -EINVAL;
 	}
 	if (!ret && vfmig_fault_resume(vdev)) {
 		ret = -EINVAL;

@@ -463,3 +463,21 @@ int vfmig_parser_finish(struct vfmig_parser *p)
 			  where[p->stage], p->pos);
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_finish);
+
+/**
+ * vfmig_parser_refuse() - the consumer refuses a stream the parser accepted
+ * @p: the parser
+ * @err: the negative errno
+ * @why: what the stream lacks, for the log
+ *
+ * For what only the whole stream can show: its END record checked, but it
+ * never carried the registers, say. From then on the parser fails as if it
+ * had found the fault itself, with @why.
+ *
+ * Return: @err.
+ */
+int vfmig_parser_refuse(struct vfmig_parser *p, int err, const char *why)
+{
+	return parse_fail(p, err, "%s", why);
+}
+EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_refuse);

@@ -124,5 +124,6 @@ int vfmig_parser_extra(struct vfmig_parser *p);
 ssize_t vfmig_parser_feed(struct vfmig_parser *p, const void *buf,
 			  size_t len);
 int vfmig_parser_finish(struct vfmig_parser *p);
+int vfmig_parser_refuse(struct vfmig_parser *p, int err, const char *why);
 
 #endif /* _VFMIG_STREAM_CODEC_H */

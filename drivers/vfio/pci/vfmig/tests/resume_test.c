@@ -3,9 +3,12 @@
  * KUnit: what a save carries and what a load must have before it is
  * accepted (drivers/vfio/pci/vfmig/migf.c, ivshmem.c).
  *
- * - RESUMING -> STOP refuses a stream that is well formed at every write()
- *   (CRCs, sequence numbers, END counts all right) but leaves part of the
- *   memory BAR or the register record out: only that arc can tell.
+ * - A stream well formed record by record (CRCs, sequence numbers, END
+ *   counts all right) that leaves part of the memory BAR or the register
+ *   record out is refused by the write() that completes its END record,
+ *   the first place the whole can be seen (QEMU fails the load there; a
+ *   refusal only at RESUMING -> STOP it cannot report), and again at
+ *   RESUMING -> STOP.
  * - MIG_DATA_SIZE is exactly what a STOP_COPY save then yields.
  * - ivshmem's INTRSTATUS clears when read: a save must carry it, put it
  *   back on the source, and a load must restore it, through the real
@@ -50,8 +53,8 @@ static struct file *resume_with(struct kunit *test, struct vfmig_fake *fake,
 	return f;
 }
 
-static void expect_refused_at_stop(struct kunit *test, enum fake_omit omit,
-				   const char *why)
+static void expect_refused_at_end(struct kunit *test, enum fake_omit omit,
+				  const char *why)
 {
 	struct vfmig_fake *fake = vfmig_fake_create(test, ALL_FLAGS);
 	int baseline = vfmig_fake_baseline();
@@ -60,7 +63,21 @@ static void expect_refused_at_stop(struct kunit *test, enum fake_omit omit,
 	u8 *stream;
 
 	stream = vfmig_fake_stream_omit(fake, 0x6b, omit, &len);
-	f = resume_with(test, fake, stream, len);
+	KUNIT_ASSERT_NULL(test, fake_set_state(fake, S(STOP)));
+	f = fake_set_state(fake, S(RESUMING));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(f));
+	/* Nothing is wrong with any one record: all but END's last byte go in. */
+	KUNIT_EXPECT_EQ(test, fake_write(test, f, stream, len - 1),
+			(ssize_t)(len - 1));
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.last_errno, 0);
+	/* The byte that completes END: now the whole is known, and wanting. */
+	KUNIT_EXPECT_EQ(test, fake_write(test, f, stream + len - 1, 1),
+			(ssize_t)-EINVAL);
+	KUNIT_EXPECT_EQ(test, fake->vdev->stats.last_errno, -EINVAL);
+	KUNIT_EXPECT_NOT_NULL_MSG(test,
+				  strstr(fake->vdev->stats.last_error, why),
+				  "last error: %s", fake->vdev->stats.last_error);
+	/* And the arc, whatever the VMM did with the failed write(). */
 	KUNIT_EXPECT_EQ(test, PTR_ERR(fake_set_state(fake, S(STOP))), -EINVAL);
 	/* Documentation/migration.rst, ERROR policy 4: part of a stream. */
 	KUNIT_EXPECT_EQ(test, fake_get_state(fake), S(ERROR));
@@ -77,14 +94,14 @@ static void expect_refused_at_stop(struct kunit *test, enum fake_omit omit,
 
 static void resume_refuses_missing_memory(struct kunit *test)
 {
-	expect_refused_at_stop(test, FAKE_OMIT_LAST_MEM,
-			       "does not cover the whole memory BAR");
+	expect_refused_at_end(test, FAKE_OMIT_LAST_MEM,
+			      "does not cover the whole memory BAR");
 }
 
 static void resume_refuses_missing_registers(struct kunit *test)
 {
-	expect_refused_at_stop(test, FAKE_OMIT_REGS,
-			       "carries no register record");
+	expect_refused_at_end(test, FAKE_OMIT_REGS,
+			      "carries no register record");
 }
 
 /* The same stream builder, nothing left out: the control. */

@@ -480,6 +480,25 @@ static void stream_apply_error_sticks(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, strstr(c->p.why, "could not be applied"));
 }
 
+/*
+ * The consumer's refusal of a stream the parser accepted (migf.c, at END:
+ * registers or memory missing) sticks like the parser's own.
+ */
+static void stream_refusal_after_end_sticks(struct kunit *test)
+{
+	struct sbuf *b = good_stream(test);
+	struct ctx *c = new_parser(test);
+
+	KUNIT_ASSERT_EQ(test, parse(c, b->data, b->len, 100), 0);
+	KUNIT_ASSERT_EQ(test, vfmig_parser_finish(&c->p), 0);
+	KUNIT_EXPECT_EQ(test, vfmig_parser_refuse(&c->p, -EINVAL, "wanting"),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, c->p.error, -EINVAL);
+	KUNIT_EXPECT_STREQ(test, c->p.why, "wanting");
+	KUNIT_EXPECT_EQ(test, vfmig_parser_finish(&c->p), -EINVAL);
+	KUNIT_EXPECT_EQ(test, vfmig_parser_feed(&c->p, b->data, 1), (ssize_t)-EINVAL);
+}
+
 static void stream_full_size_matches_writer(struct kunit *test)
 {
 	struct sbuf *b = good_stream(test);
@@ -508,6 +527,7 @@ static struct kunit_case stream_cases[] = {
 	KUNIT_CASE_PARAM(stream_records, extra_gen_params),
 	KUNIT_CASE(stream_end_counts),
 	KUNIT_CASE(stream_apply_error_sticks),
+	KUNIT_CASE(stream_refusal_after_end_sticks),
 	{}
 };
 
