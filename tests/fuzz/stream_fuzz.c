@@ -312,7 +312,11 @@ static size_t write_size(u64 *state, size_t left)
 	return min(n, left);
 }
 
-/* As the resuming data file's write() does it (migf.c, resume_write()). */
+/*
+ * The parser side of the resuming data file's write() (migf.c,
+ * resume_write()); its completeness check at END needs the file's coverage
+ * map and is KUnit's (resume_test.c).
+ */
 static int parse_like_write(const u8 *s, size_t len, u64 seed)
 {
 	struct vfmig_parser *p = parser;

@@ -419,7 +419,10 @@ static int cmd_load(const char *bdf, const char *path)
 		hint_dmesg();
 		goto out;
 	}
-	/* Leaving RESUMING is where the driver checks the whole stream. */
+	/*
+	 * Leaving RESUMING is where the driver checks that END arrived and
+	 * applies the registers (an incomplete stream failed at END).
+	 */
 	ret = step(h.device, bdf, VFIO_DEVICE_STATE_STOP, NULL);
 	if (ret) {
 		fprintf(stderr,

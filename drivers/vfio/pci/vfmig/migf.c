@@ -863,7 +863,8 @@ static int resume_record(void *ctx, const struct vfmig_rec_info *rec,
  * the incoming migration. A refusal only at RESUMING -> STOP comes too
  * late for QEMU (10.0 and 11.1 alike), which cannot fail a VM start on it:
  * it resets the function and runs the guest on without its device state.
- * vfmig_resuming_finish() asks again, for a stream that never reached END.
+ * vfmig_resuming_finish() asks again, defensively: every stream that
+ * reaches END was asked by the write() that completed it.
  */
 static const char *resume_missing(struct vfmig_migf *migf)
 {
@@ -885,7 +886,6 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 	struct vfmig_parser *p = &migf->parser;
 	ssize_t done = 0;
 	size_t room, n;
-	const char *missing;
 	void *space;
 	int ret;
 
@@ -913,7 +913,8 @@ static ssize_t resume_write(struct file *filp, const char __user *ubuf,
 		}
 	}
 	if (!ret && p->stage == VFMIG_PARSE_DONE) {
-		missing = resume_missing(migf);
+		const char *missing = resume_missing(migf);
+
 		if (missing)
 			ret = vfmig_parser_refuse(p, -EINVAL, missing);
 	}

@@ -472,12 +472,18 @@ EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_finish);
  *
  * For what only the whole stream can show: its END record checked, but it
  * never carried the registers, say. From then on the parser fails as if it
- * had found the fault itself, with @why.
+ * had found the fault itself, with @why. Only for a stream whose END
+ * checked; a stream that already failed keeps its first error.
  *
- * Return: @err.
+ * Return: @err, or the error the parser already had.
  */
 int vfmig_parser_refuse(struct vfmig_parser *p, int err, const char *why)
 {
+	/* The first failure is the one the log and the arc report. */
+	if (p->error)
+		return p->error;
+	if (WARN_ON_ONCE(p->stage != VFMIG_PARSE_DONE))
+		return parse_fail(p, -EINVAL, "internal: refused before END");
 	return parse_fail(p, err, "%s", why);
 }
 EXPORT_SYMBOL_IF_KUNIT(vfmig_parser_refuse);

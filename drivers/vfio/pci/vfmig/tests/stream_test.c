@@ -496,7 +496,11 @@ static void stream_refusal_after_end_sticks(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->p.error, -EINVAL);
 	KUNIT_EXPECT_STREQ(test, c->p.why, "wanting");
 	KUNIT_EXPECT_EQ(test, vfmig_parser_finish(&c->p), -EINVAL);
-	KUNIT_EXPECT_EQ(test, vfmig_parser_feed(&c->p, b->data, 1), (ssize_t)-EINVAL);
+	KUNIT_EXPECT_EQ(test, vfmig_parser_feed(&c->p, b->data, 1),
+			(ssize_t)-EINVAL);
+	/* A second refusal does not replace the first. */
+	KUNIT_EXPECT_EQ(test, vfmig_parser_refuse(&c->p, -EIO, "later"), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, c->p.why, "wanting");
 }
 
 static void stream_full_size_matches_writer(struct kunit *test)
